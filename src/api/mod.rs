@@ -1,0 +1,3 @@
+//! The access service's API: wire types and the HTTP client.
+
+pub mod types;

@@ -1,0 +1,1 @@
+//! Grants files: YAML written by people.

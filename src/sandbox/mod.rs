@@ -1,0 +1,1 @@
+//! The sandbox: a local implementation of the access service's contract.
