@@ -12,3 +12,6 @@ pub mod api;
 pub mod desired;
 pub mod ids;
 pub mod sandbox;
+
+pub mod config;
+pub mod yaml;

@@ -1,0 +1,92 @@
+//! Reading YAML the same strict way everywhere.
+//!
+//! Every YAML file grantsync reads goes through [`from_str`]: duplicate keys
+//! are errors, only `true`/`false` are booleans (so `NO` stays a country
+//! code), and numbers with leading zeros stay strings (so `007123` stays an
+//! employee id). Errors carry the line and column.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+/// A YAML error, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    /// 1-based; 0 when the parser could not say.
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+/// Parses `text` into `T` with grantsync's YAML options.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+    };
+    serde_saphyr::from_str_with_options(text, options).map_err(|error| {
+        let (line, column) = error
+            .location()
+            .map(|at| (at.line(), at.column()))
+            .unwrap_or((0, 0));
+        YamlError {
+            line,
+            column,
+            message: describe(&error),
+        }
+    })
+}
+
+/// The error's message without the snippet and location that the parser's
+/// own rendering adds: grantsync puts the location first itself.
+fn describe(error: &serde_saphyr::Error) -> String {
+    let rendered = error.without_snippet().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid YAML").trim();
+    // The parser appends " at line L, column C"; the location is shown first.
+    let first = match first.rfind(" at line ") {
+        Some(at) => &first[..at],
+        None => first,
+    };
+    first.trim_end_matches('.').to_owned()
+}
+
+/// `path:line:column: message`, leaving out what is unknown.
+pub fn located(path: &Path, line: u64, column: u64, message: &str) -> String {
+    match (line, column) {
+        (0, _) => format!("{}: {message}", path.display()),
+        (line, 0) => format!("{}:{line}: {message}", path.display()),
+        (line, column) => format!("{}:{line}:{column}: {message}", path.display()),
+    }
+}
+
+/// The 1-based line and column of the first occurrence of `needle` in `text`,
+/// for rules checked after parsing; (0, 0) when it is not found.
+pub fn find_line(text: &str, needle: &str) -> (u64, u64) {
+    for (number, line) in text.lines().enumerate() {
+        if let Some(column) = line.find(needle) {
+            return (number as u64 + 1, column as u64 + 1);
+        }
+    }
+    (0, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn no_stays_a_string_and_leading_zeros_stay() {
+        let map: BTreeMap<String, String> = from_str("country: NO\nid: 007123\n").unwrap();
+        assert_eq!(map["country"], "NO");
+        assert_eq!(map["id"], "007123");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_a_location() {
+        let err = from_str::<BTreeMap<String, String>>("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.line, 3, "{err:?}");
+        assert!(err.message.to_lowercase().contains("duplicate"), "{err:?}");
+    }
+}
