@@ -276,7 +276,10 @@ impl<'de> Deserialize<'de> for Limit {
                     }
                     Ok(Limit::Percent(percent))
                 } else {
-                    trimmed.parse().map(Limit::Count).map_err(|_| invalid(&text))
+                    trimmed
+                        .parse()
+                        .map(Limit::Count)
+                        .map_err(|_| invalid(&text))
                 }
             }
         }
@@ -349,16 +352,18 @@ impl EnvironmentConfig {
     pub fn sources(&self) -> Vec<Source> {
         self.sources
             .iter()
-            .filter_map(|source| match (&source.grants, &source.hr_export, &source.mapping) {
-                (Some(pattern), None, None) => Some(Source::Grants {
-                    pattern: pattern.clone(),
-                }),
-                (None, Some(pattern), Some(mapping)) => Some(Source::HrExport {
-                    pattern: pattern.clone(),
-                    mapping: mapping.clone(),
-                }),
-                _ => None,
-            })
+            .filter_map(
+                |source| match (&source.grants, &source.hr_export, &source.mapping) {
+                    (Some(pattern), None, None) => Some(Source::Grants {
+                        pattern: pattern.clone(),
+                    }),
+                    (None, Some(pattern), Some(mapping)) => Some(Source::HrExport {
+                        pattern: pattern.clone(),
+                        mapping: mapping.clone(),
+                    }),
+                    _ => None,
+                },
+            )
             .collect()
     }
 }
@@ -448,7 +453,8 @@ impl Config {
                     .iter()
                     .find(|env| env.name.eq_ignore_ascii_case(name))
                     .ok_or_else(|| {
-                        let known: Vec<_> = self.environments.iter().map(|e| e.name.as_str()).collect();
+                        let known: Vec<_> =
+                            self.environments.iter().map(|e| e.name.as_str()).collect();
                         format!(
                             "no environment \"{name}\" in {}; it has: {}",
                             self.path.display(),
@@ -463,7 +469,10 @@ impl Config {
 /// Rules of the config that its types do not express.
 fn check(file: &ConfigFile, invalid: impl Fn(&str, String) -> Error) -> Result<(), Error> {
     if file.environments.is_empty() {
-        return Err(invalid("environments", "`environments` lists no environment".into()));
+        return Err(invalid(
+            "environments",
+            "`environments` lists no environment".into(),
+        ));
     }
     let mut names = HashSet::new();
     for env in &file.environments {
@@ -512,11 +521,16 @@ fn check(file: &ConfigFile, invalid: impl Fn(&str, String) -> Error) -> Result<(
         if api.concurrency == 0 || api.bulk_size == 0 || api.timeout_secs == 0 {
             return Err(invalid(
                 "api:",
-                format!("environment {name}: `concurrency`, `bulk_size` and `timeout_secs` must be at least 1"),
+                format!(
+                    "environment {name}: `concurrency`, `bulk_size` and `timeout_secs` must be at least 1"
+                ),
             ));
         }
         if env.sources.is_empty() {
-            return Err(invalid("sources", format!("environment {name} has no sources")));
+            return Err(invalid(
+                "sources",
+                format!("environment {name} has no sources"),
+            ));
         }
         for source in &env.sources {
             match (&source.grants, &source.hr_export, &source.mapping) {
@@ -524,7 +538,9 @@ fn check(file: &ConfigFile, invalid: impl Fn(&str, String) -> Error) -> Result<(
                 (None, Some(pattern), None) => {
                     return Err(invalid(
                         pattern,
-                        format!("environment {name}: source `hr_export: {pattern}` needs a `mapping: FILE`"),
+                        format!(
+                            "environment {name}: source `hr_export: {pattern}` needs a `mapping: FILE`"
+                        ),
                     ));
                 }
                 _ => {
@@ -541,7 +557,10 @@ fn check(file: &ConfigFile, invalid: impl Fn(&str, String) -> Error) -> Result<(
             if protect.min_holders == 0 {
                 return Err(invalid(
                     "min_holders",
-                    format!("environment {name}: `min_holders` of role {} must be at least 1", protect.role),
+                    format!(
+                        "environment {name}: `min_holders` of role {} must be at least 1",
+                        protect.role
+                    ),
                 ));
             }
         }
@@ -576,10 +595,17 @@ mod tests {
     fn limit_reads_counts_and_percents() {
         assert_eq!(Limit::Percent(10.0).of(322), 32);
         assert_eq!(Limit::Count(5).of(322), 5);
-        let text = MINIMAL.to_owned() + "    limits: {max_revocations: 25, max_source_shrink: 5%}\n";
+        let text =
+            MINIMAL.to_owned() + "    limits: {max_revocations: 25, max_source_shrink: 5%}\n";
         let config = load(&text).unwrap();
-        assert_eq!(config.environments[0].limits.max_revocations, Limit::Count(25));
-        assert_eq!(config.environments[0].limits.max_source_shrink, Limit::Percent(5.0));
+        assert_eq!(
+            config.environments[0].limits.max_revocations,
+            Limit::Count(25)
+        );
+        assert_eq!(
+            config.environments[0].limits.max_source_shrink,
+            Limit::Percent(5.0)
+        );
     }
 
     #[test]

@@ -182,6 +182,33 @@ pub struct RowError {
     pub message: String,
 }
 
+/// A problem at a place in a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", crate::yaml::located(std::path::Path::new(&**file), *line, *column, message))]
+pub struct FileError {
+    pub file: Arc<str>,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl FileError {
+    pub fn new(file: Arc<str>, line: u64, column: u64, message: String) -> FileError {
+        FileError {
+            file,
+            line,
+            column,
+            message,
+        }
+    }
+}
+
+/// How a file's name appears in messages: relative to `base` when it is below it.
+pub fn display_path(base: &Path, path: &Path) -> Arc<str> {
+    let shown = path.strip_prefix(base).unwrap_or(path);
+    Arc::from(shown.to_string_lossy().as_ref())
+}
+
 /// What one source yielded.
 #[derive(Debug, Clone, Default)]
 pub struct SourceOutput {
