@@ -14,4 +14,6 @@ pub mod ids;
 pub mod sandbox;
 
 pub mod config;
+pub mod plan;
+pub mod resolve;
 pub mod yaml;
