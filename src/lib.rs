@@ -13,7 +13,13 @@ pub mod desired;
 pub mod ids;
 pub mod sandbox;
 
+pub mod apply;
+pub mod cli;
 pub mod config;
 pub mod plan;
+pub mod report;
 pub mod resolve;
+pub mod signal;
+pub mod state;
+pub mod sync;
 pub mod yaml;

@@ -1,0 +1,337 @@
+//! The command line: parsing, output, and the exit code.
+//!
+//! stdout carries the product (the plan, the report, JSON); stderr carries
+//! logs, warnings and errors, so `grantsync plan --format json | jq` always
+//! works. The exit code is decided in one place, [`exit_code`].
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use jiff::Timestamp;
+
+use crate::config::Config;
+use crate::report::text::{self, TextOptions};
+use crate::report::{Mode, RunReport};
+use crate::sandbox;
+use crate::sync::{RunOptions, Runner, load_sources};
+
+/// Success, and with `--detailed-exitcode` no change pending.
+pub const EXIT_OK: i32 = 0;
+/// An error, or a run refused by a safety rail.
+pub const EXIT_ERROR: i32 = 1;
+/// With `--detailed-exitcode`: changes are pending.
+pub const EXIT_CHANGES: i32 = 2;
+/// An apply in which some items failed.
+pub const EXIT_ITEMS_FAILED: i32 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "grantsync",
+    version,
+    about = "Keep an access-management service in the state your files declare"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output on stderr (-v: info, -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to colour the output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// The format of log lines on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what would change, without changing anything.
+    Plan(PlanArgs),
+    /// Make the service match the files.
+    Apply(ApplyArgs),
+    /// Check the config and every source offline.
+    Validate(ValidateArgs),
+    /// Run a local implementation of the access service's API.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The config file.
+    #[arg(long, short = 'c', default_value = "grantsync.yaml")]
+    pub config: PathBuf,
+    /// Only this environment (repeatable); all by default.
+    #[arg(long = "env", value_name = "NAME")]
+    pub environments: Vec<String>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Revoke live assignments that no source declares, inside the configured scope.
+    #[arg(long)]
+    pub prune: bool,
+    /// Where reports and other state go; `.grantsync/` beside the config by default.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Plan as of this instant (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<Timestamp>,
+    /// Exit 2 when changes are pending, 0 when none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Refuse an environment with unresolved references.
+    #[arg(long)]
+    pub strict: bool,
+    /// List live-only assignments outside the managed scope in text output.
+    #[arg(long)]
+    pub show_unmanaged: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Allow this run to revoke more than `limits.max_revocations`.
+    #[arg(long)]
+    pub allow_mass_revoke: bool,
+    /// Allow a source that shrank past `limits.max_source_shrink`, or is empty.
+    #[arg(long)]
+    pub allow_source_shrink: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The config file.
+    #[arg(long, short = 'c', default_value = "grantsync.yaml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// The directory file that seeds the sandbox.
+    #[arg(long, value_name = "FILE")]
+    pub directory: PathBuf,
+    /// Address to listen on; loopback only unless --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Where the store lives.
+    #[arg(long, value_name = "DIR", default_value = ".grantsync-sandbox")]
+    pub data: PathBuf,
+    /// Wipe the store and seed it afresh from the directory.
+    #[arg(long)]
+    pub reset: bool,
+    /// A fixed clock (RFC 3339), for tests that replay.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<Timestamp>,
+    /// Listen on a non-loopback address.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Faults injected on purpose (bulk limit, latency, error rates, seed).
+    #[command(flatten)]
+    pub faults: sandbox::FaultArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Runs a parsed command line and returns the process's exit code.
+pub async fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Plan(args) => run_sync(Mode::Plan, args.run, false, false).await,
+        Command::Apply(args) => {
+            run_sync(
+                Mode::Apply,
+                args.run,
+                args.allow_mass_revoke,
+                args.allow_source_shrink,
+            )
+            .await
+        }
+        Command::Validate(args) => validate(&args),
+        Command::Sandbox(args) => {
+            let options = sandbox::Options {
+                directory: args.directory,
+                data_dir: args.data,
+                reset: args.reset,
+                now: args.now,
+                faults: args.faults.into(),
+                allow_remote: args.allow_remote,
+            };
+            match sandbox::serve_until_signal(options, args.listen).await {
+                Ok(()) => EXIT_OK,
+                Err(error) => fail(&error),
+            }
+        }
+    }
+}
+
+async fn run_sync(
+    mode: Mode,
+    args: RunArgs,
+    allow_mass_revoke: bool,
+    allow_source_shrink: bool,
+) -> i32 {
+    let config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(error) => return fail(&error),
+    };
+    let reports_dir = match (&args.state_dir, &config.reports.dir) {
+        (Some(state), _) => state.join("reports"),
+        (None, Some(dir)) => dir.clone(),
+        (None, None) => config.base_dir.join(".grantsync").join("reports"),
+    };
+    let keep = config.reports.keep;
+    let mut options = RunOptions::new(mode);
+    options.environments = args.environments.clone();
+    options.prune = args.prune;
+    options.now = args.now;
+    options.allow_mass_revoke = allow_mass_revoke;
+    options.allow_source_shrink = allow_source_shrink;
+    options.strict = args.strict;
+    let signals = crate::signal::cancel_on_signal(options.cancel.clone());
+
+    let mut runner = Runner::new(config, args.state_dir.clone());
+    let result = runner.run(&options).await;
+    runner.shutdown().await;
+    signals.abort();
+    let report = match result {
+        Ok(report) => report,
+        Err(error) => return fail(&error),
+    };
+
+    if mode == Mode::Apply {
+        match report.write(&reports_dir, keep) {
+            Ok(path) => tracing::info!(path = %path.display(), "report written"),
+            Err(error) => eprintln!(
+                "error: cannot write the report under {}: {error}",
+                reports_dir.display()
+            ),
+        }
+    }
+    if let Err(error) = print_report(&report, &args) {
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write the output: {error}");
+            return EXIT_ERROR;
+        }
+    }
+    for env in &report.environments {
+        if let Some(error) = &env.error {
+            eprintln!("error: environment {}: {error}", env.name);
+        }
+        for refusal in &env.refusals {
+            eprintln!("error: {}", refusal.message);
+        }
+    }
+    if report.interrupted {
+        eprintln!("error: interrupted; items not sent are reported as not_attempted");
+    }
+    exit_code(&report, args.detailed_exitcode)
+}
+
+fn print_report(report: &RunReport, args: &RunArgs) -> std::io::Result<()> {
+    let mut out = anstream::stdout().lock();
+    match args.format {
+        Format::Json => writeln!(out, "{}", report.to_json())?,
+        Format::Text => text::render(
+            report,
+            TextOptions {
+                show_unmanaged: args.show_unmanaged,
+            },
+            &mut out,
+        )?,
+    }
+    out.flush()
+}
+
+/// The exit code of a plan or apply.
+pub fn exit_code(report: &RunReport, detailed: bool) -> i32 {
+    let refused_or_failed = report
+        .environments
+        .iter()
+        .any(|env| env.error.is_some() || !env.refusals.is_empty());
+    if refused_or_failed || report.interrupted {
+        return EXIT_ERROR;
+    }
+    if report.mode == Mode::Apply && report.environments.iter().any(|env| env.failed_items() > 0) {
+        return EXIT_ITEMS_FAILED;
+    }
+    let pending = report
+        .environments
+        .iter()
+        .any(|env| env.summary.changes() > 0);
+    if detailed && report.mode == Mode::Plan && pending {
+        return EXIT_CHANGES;
+    }
+    EXIT_OK
+}
+
+fn validate(args: &ValidateArgs) -> i32 {
+    let config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(error) => return fail(&error),
+    };
+    let mut failed = false;
+    for env in &config.environments {
+        match load_sources(&config.base_dir, env, Timestamp::now()) {
+            Ok(sources) => {
+                let grants: usize = sources.iter().map(|s| s.grants.len()).sum();
+                let rows: usize = sources.iter().map(|s| s.row_errors.len()).sum();
+                println!(
+                    "environment {}: {grants} grants from {} sources, valid",
+                    env.name,
+                    sources.len()
+                );
+                for source in &sources {
+                    for row in &source.row_errors {
+                        println!("  row error {}: {}", row.origin, row.message);
+                    }
+                }
+                if rows > 0 {
+                    println!("  {rows} rows would be left out");
+                }
+            }
+            Err(error) => {
+                failed = true;
+                eprintln!("error: environment {}: {error}", env.name);
+            }
+        }
+    }
+    if failed { EXIT_ERROR } else { EXIT_OK }
+}
+
+fn fail(error: &dyn std::error::Error) -> i32 {
+    eprintln!("error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+    EXIT_ERROR
+}

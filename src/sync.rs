@@ -1,0 +1,392 @@
+//! One run over the configured environments: load, resolve, plan, check the
+//! rails, apply, report.
+//!
+//! [`Runner`] is what `plan`, `apply` and the daemon share. It keeps the
+//! embedded sandboxes it started alive between runs, so that a daemon's
+//! sandbox keeps its state; [`Runner::shutdown`] stops them. Environments are
+//! independent: one that fails or is refused does not stop the others.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::api::{ApiKey, Client, ClientOptions};
+use crate::apply::{ApplyOptions, apply_plan};
+use crate::config::{Config, EnvironmentConfig, Source};
+use crate::desired::{self, SourceOutput};
+use crate::plan::rails::{self, Refusal};
+use crate::plan::{PlanInput, ResolvedScope, plan_environment};
+use crate::report::{EnvironmentReport, Mode, RunReport};
+use crate::resolve::Catalog;
+use crate::sandbox::{self, Sandbox};
+use crate::state::StateDir;
+
+/// What a run does, beyond the config.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub mode: Mode,
+    /// Environments to work on; all when empty.
+    pub environments: Vec<String>,
+    /// Turn pruning on for this run, within the configured scope.
+    pub prune: bool,
+    /// The instant to plan for; the run's start when `None`.
+    pub now: Option<Timestamp>,
+    pub allow_mass_revoke: bool,
+    pub allow_source_shrink: bool,
+    /// Unresolved references refuse the environment instead of being reported.
+    pub strict: bool,
+    pub cancel: CancellationToken,
+}
+
+impl RunOptions {
+    pub fn new(mode: Mode) -> RunOptions {
+        RunOptions {
+            mode,
+            environments: Vec::new(),
+            prune: false,
+            now: None,
+            allow_mass_revoke: false,
+            allow_source_shrink: false,
+            strict: false,
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    UnknownEnvironment(String),
+}
+
+pub struct Runner {
+    config: Config,
+    state: StateDir,
+    sandboxes: HashMap<PathBuf, Sandbox>,
+}
+
+impl Runner {
+    pub fn new(config: Config, state_dir: Option<PathBuf>) -> Runner {
+        let state = StateDir::new(state_dir.unwrap_or_else(|| config.base_dir.join(".grantsync")));
+        Runner {
+            config,
+            state,
+            sandboxes: HashMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn state(&self) -> &StateDir {
+        &self.state
+    }
+
+    /// Replaces the config, for a daemon that reloaded it.
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// Runs once over the selected environments.
+    ///
+    /// # Errors
+    ///
+    /// Only an environment name that the config lacks; everything that goes
+    /// wrong inside an environment is in its part of the report.
+    pub async fn run(&mut self, options: &RunOptions) -> Result<RunReport, Error> {
+        let started_at = Timestamp::now();
+        let now = options.now.unwrap_or(started_at);
+        let names: Vec<String> = self
+            .config
+            .select(&options.environments)
+            .map_err(Error::UnknownEnvironment)?
+            .into_iter()
+            .map(|env| env.name.clone())
+            .collect();
+        let mut report = RunReport::new(options.mode, started_at, now);
+        for name in names {
+            let env = self
+                .config
+                .environments
+                .iter()
+                .find(|e| e.name == name)
+                .expect("selected from the config")
+                .clone();
+            let span = tracing::info_span!("environment", run_id = %report.run_id, environment = %env.name);
+            let env_report = match self
+                .run_environment(&env, options, now)
+                .instrument(span)
+                .await
+            {
+                Ok(env_report) => env_report,
+                Err(error) => {
+                    tracing::error!(error = %error, "environment could not be synced");
+                    EnvironmentReport::failed(&env.name, error)
+                }
+            };
+            report.environments.push(env_report);
+        }
+        report.interrupted = options.cancel.is_cancelled();
+        report.finished_at = Some(Timestamp::now());
+        Ok(report)
+    }
+
+    /// Stops the embedded sandboxes.
+    pub async fn shutdown(mut self) {
+        for (_, sandbox) in self.sandboxes.drain() {
+            sandbox.shutdown().await;
+        }
+    }
+
+    async fn run_environment(
+        &mut self,
+        env: &EnvironmentConfig,
+        options: &RunOptions,
+        now: Timestamp,
+    ) -> Result<EnvironmentReport, String> {
+        // Desired state first: a bad file stops the environment before any call.
+        let sources = load_sources(&self.config.base_dir, env, now)?;
+
+        let client = self.client_for(env, options).await?;
+        let live_env = client.environment().await.map_err(|e| e.to_string())?;
+        if !live_env.name.eq_ignore_ascii_case(&env.name) {
+            let refusal = Refusal {
+                rail: "environment",
+                message: format!(
+                    "the API key belongs to environment \"{}\", but the config and files declare \"{}\"; nothing was written. Use the key of {}",
+                    live_env.name, env.name, env.name
+                ),
+            };
+            let mut report = EnvironmentReport::failed(&env.name, refusal.message.clone());
+            report.error = None;
+            report.refusals.push(refusal);
+            return Ok(report);
+        }
+
+        let (catalog, live) = tokio::try_join!(Catalog::fetch(&client), client.list_assignments())
+            .map_err(|e| e.to_string())?;
+        let prune = env.prune.enabled || options.prune;
+        let scope = resolve_scope(env, &catalog, prune)?;
+        let plan = plan_environment(PlanInput {
+            name: &env.name,
+            sources: &sources,
+            live: &live,
+            catalog: &catalog,
+            now,
+            prune,
+            scope: &scope,
+        })
+        .map_err(|conflicts| conflicts.join("\n"))?;
+        tracing::info!(
+            create = plan.summary.create,
+            update = plan.summary.update,
+            renew = plan.summary.renew,
+            revoke = plan.summary.revoke,
+            unchanged = plan.summary.unchanged,
+            unresolved = plan.summary.unresolved,
+            "plan ready"
+        );
+
+        let last_good = self.state.last_source_sizes(&env.name);
+        let mut refusals = Vec::new();
+        refusals.extend(rails::check_revocations(
+            &plan,
+            env.limits.max_revocations,
+            options.allow_mass_revoke,
+        ));
+        refusals.extend(rails::check_source_shrink(
+            &plan,
+            &last_good,
+            env.limits.max_source_shrink,
+            options.allow_source_shrink,
+        ));
+        refusals.extend(rails::check_protected(
+            &plan,
+            &live,
+            &env.limits.protect,
+            &catalog,
+            now,
+        ));
+        if options.strict && plan.summary.unresolved > 0 {
+            refusals.push(Refusal {
+                rail: "unresolved",
+                message: format!(
+                    "environment {}: {} grants name an identity, node or role the service does not have (--strict); nothing was written",
+                    env.name, plan.summary.unresolved
+                ),
+            });
+        }
+
+        let outcomes = if options.mode == Mode::Apply && refusals.is_empty() {
+            let apply_options = ApplyOptions {
+                bulk_size: env.api.bulk_size,
+                concurrency: env.api.concurrency,
+                cancel: options.cancel.clone(),
+            };
+            let outcomes = apply_plan(&client, &plan, &apply_options).await;
+            if !options.cancel.is_cancelled()
+                && let Err(error) = self.state.save_source_sizes(&env.name, &plan.source_sizes)
+            {
+                tracing::warn!(error = %error, "could not record the sources' sizes");
+            }
+            Some(outcomes)
+        } else {
+            None
+        };
+        for refusal in &refusals {
+            tracing::warn!(rail = refusal.rail, "{}", refusal.message);
+        }
+        let mut report = EnvironmentReport::new(&plan, outcomes.as_deref());
+        report.refusals = refusals;
+        report.calls = Some(client.stats().snapshot());
+        Ok(report)
+    }
+
+    /// The client of an environment, starting its embedded sandbox if needed.
+    async fn client_for(
+        &mut self,
+        env: &EnvironmentConfig,
+        options: &RunOptions,
+    ) -> Result<Client, String> {
+        let key = if let Some(var) = &env.api.key_env {
+            Some(ApiKey::from_env(var)?)
+        } else if let Some(file) = &env.api.key_file {
+            Some(ApiKey::from_file(file)?)
+        } else {
+            None
+        };
+        let url = if env.is_embedded_sandbox() {
+            let seed = env
+                .sandbox
+                .as_ref()
+                .expect("checked when the config was loaded");
+            let directory = seed.directory.clone();
+            if !self.sandboxes.contains_key(&directory) {
+                let data_dir = self.state.sandbox_dir(&directory);
+                let sandbox_options = sandbox::Options {
+                    directory: directory.clone(),
+                    data_dir,
+                    reset: false,
+                    now: options.now,
+                    faults: seed.faults.clone(),
+                    allow_remote: false,
+                };
+                let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+                let started = Sandbox::start(sandbox_options, listen)
+                    .await
+                    .map_err(|e| format!("cannot start the embedded sandbox: {e}"))?;
+                tracing::info!(url = %started.url(), "embedded sandbox started");
+                self.sandboxes.insert(directory.clone(), started);
+            }
+            self.sandboxes[&directory].url()
+        } else {
+            env.api.url.clone()
+        };
+        let key = match key {
+            Some(key) => key,
+            None => {
+                let seed = env
+                    .sandbox
+                    .as_ref()
+                    .expect("a key source is required unless embedded");
+                let found =
+                    sandbox::first_key(&seed.directory, &env.name).map_err(|e| e.to_string())?;
+                ApiKey::new(found.ok_or_else(|| {
+                    format!(
+                        "the sandbox directory {} lists no API key for environment {}",
+                        seed.directory.display(),
+                        env.name
+                    )
+                })?)
+            }
+        };
+        let client_options = ClientOptions {
+            timeout: Duration::from_secs(env.api.timeout_secs),
+            ..ClientOptions::default()
+        };
+        Client::new(&url, key, client_options)
+            .map(|client| client.with_cancel(options.cancel.clone()))
+            .map_err(|e| format!("environment {}: {e}", env.name))
+    }
+}
+
+/// Reads every source of an environment; any error stops the environment.
+pub fn load_sources(
+    base: &Path,
+    env: &EnvironmentConfig,
+    now: Timestamp,
+) -> Result<Vec<SourceOutput>, String> {
+    let mut outputs = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    for source in env.sources() {
+        match source {
+            Source::Grants { pattern } => match desired::grants::load(base, &pattern, &env.name) {
+                Ok(output) => outputs.push(output),
+                Err(file_errors) => errors.extend(file_errors.iter().map(ToString::to_string)),
+            },
+            Source::HrExport { pattern, mapping } => {
+                let result = desired::hr::Mapping::load(&mapping)
+                    .and_then(|mapping| desired::hr::load_export(base, &pattern, &mapping, now));
+                match result {
+                    Ok(output) => outputs.push(output),
+                    Err(error) => errors.push(error.to_string()),
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(outputs)
+    } else {
+        Err(format!(
+            "the desired state is invalid; nothing was planned or written:\n{}",
+            errors.join("\n")
+        ))
+    }
+}
+
+/// The prune scope as ids. A scope entry that names nothing is an error when
+/// pruning, since guessing could revoke too much or too little.
+fn resolve_scope(
+    env: &EnvironmentConfig,
+    catalog: &Catalog,
+    prune: bool,
+) -> Result<ResolvedScope, String> {
+    let mut scope = ResolvedScope::default();
+    let mut unknown = Vec::new();
+    for path in &env.prune.scope.nodes {
+        match catalog.node_by_path(path) {
+            Some(id) => scope.nodes.push(id),
+            None => unknown.push(format!("node \"{path}\"")),
+        }
+    }
+    for key in &env.prune.scope.roles {
+        match catalog.role_by_key(key) {
+            Some(id) => scope.roles.push(id),
+            None => unknown.push(format!("role \"{key}\"")),
+        }
+    }
+    if !unknown.is_empty() {
+        let message = format!(
+            "environment {}: the prune scope names {} that the service does not have",
+            env.name,
+            unknown.join(", ")
+        );
+        if prune {
+            return Err(format!("{message}; nothing was written. Fix `prune.scope`"));
+        }
+        tracing::warn!("{message}");
+    }
+    if prune && env.prune.scope.is_empty() {
+        return Err(format!(
+            "environment {}: pruning needs `prune.scope` with the nodes or roles grantsync manages; nothing was written",
+            env.name
+        ));
+    }
+    Ok(scope)
+}
