@@ -48,8 +48,16 @@ fn init_logging(cli: &Cli) {
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder
-            .with_ansi(anstream::stderr().is_terminal_like())
-            .init(),
+        LogFormat::Text => {
+            use std::io::IsTerminal;
+            let ansi = match cli.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
+            };
+            builder.with_ansi(ansi).init()
+        }
     }
 }
