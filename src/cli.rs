@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::Timestamp;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config::Config;
+use crate::daemon;
 use crate::report::text::{self, TextOptions};
 use crate::report::{Mode, RunReport};
 use crate::sandbox;
@@ -72,6 +75,28 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run a local implementation of the access service's API.
     Sandbox(SandboxArgs),
+    /// Keep syncing: at start, when a source or the config changes, and on
+    /// `daemon.schedule`; serve /healthz /readyz /metrics /status.
+    Run(DaemonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// The config file.
+    #[arg(long, short = 'c', default_value = "grantsync.yaml")]
+    pub config: PathBuf,
+    /// Where reports and other state go; `.grantsync/` beside the config by default.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Only this environment (repeatable); all by default.
+    #[arg(long = "env", value_name = "NAME")]
+    pub environments: Vec<String>,
+    /// Revoke live assignments that no source declares, inside the configured scope.
+    #[arg(long)]
+    pub prune: bool,
+    /// Sync once, as at start, and exit with the code `apply` would.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Debug, Args)]
@@ -189,7 +214,48 @@ pub async fn run(cli: Cli) -> i32 {
                 Err(error) => fail(&error),
             }
         }
+        Command::Run(args) => run_daemon(args).await,
     }
+}
+
+/// `grantsync run`: until SIGTERM or SIGINT, which let the sync in progress
+/// finish its calls in flight and write its report; then exit 0.
+async fn run_daemon(args: DaemonArgs) -> i32 {
+    let options = daemon::Options {
+        config: args.config,
+        state_dir: args.state_dir,
+        environments: args.environments,
+        prune: args.prune,
+    };
+    let shutdown = CancellationToken::new();
+    let signals = crate::signal::cancel_on_signal(shutdown.clone());
+    let code = if args.once {
+        match daemon::run_once(options, shutdown).await {
+            Ok(report) => {
+                for env in &report.environments {
+                    if let Some(error) = &env.error {
+                        eprintln!("error: environment {}: {error}", env.name);
+                    }
+                    for refusal in &env.refusals {
+                        eprintln!("error: {}", refusal.message);
+                    }
+                }
+                exit_code(&report, false)
+            }
+            Err(error) => fail(&error),
+        }
+    } else {
+        match daemon::Daemon::start(options, shutdown).await {
+            Ok(running) => {
+                running.wait().await;
+                tracing::info!("stopped");
+                EXIT_OK
+            }
+            Err(error) => fail(&error),
+        }
+    };
+    signals.abort();
+    code
 }
 
 async fn run_sync(

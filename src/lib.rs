@@ -6,7 +6,8 @@
 //! through the service's API ([`api`]), compares the two ([`plan`]) and makes
 //! the service match ([`apply`]), writing a report of every item
 //! ([`report`]). [`sandbox`] is a local implementation of the same API, used
-//! by the quickstart, the tests and the benchmarks.
+//! by the quickstart, the tests and the benchmarks. [`daemon`] keeps syncing:
+//! on file changes and on a schedule, with health and metrics endpoints.
 
 pub mod api;
 pub mod desired;
@@ -16,6 +17,7 @@ pub mod sandbox;
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod plan;
 pub mod report;
 pub mod resolve;

@@ -33,7 +33,7 @@ fn main() {
 /// Logs go to stderr. The level comes from `GRANTSYNC_LOG` when set, else
 /// from -v/-q; long-running commands log their lifecycle by default.
 fn init_logging(cli: &Cli) {
-    let long_running = matches!(cli.command, Command::Sandbox(_));
+    let long_running = matches!(cli.command, Command::Sandbox(_) | Command::Run(_));
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
         (false, 0) if long_running => "info",

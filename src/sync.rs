@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -41,6 +42,13 @@ pub struct RunOptions {
     /// Unresolved references refuse the environment instead of being reported.
     pub strict: bool,
     pub cancel: CancellationToken,
+    /// Desired state the caller has already read, by environment name; an
+    /// environment not in it reads its sources from the files. The daemon
+    /// uses this to sync exactly what it checked, or its last good state.
+    pub desired: HashMap<String, Arc<Vec<SourceOutput>>>,
+    /// The run's id, for a caller that gathers several runs into one report;
+    /// a new one when `None`.
+    pub run_id: Option<String>,
 }
 
 impl RunOptions {
@@ -54,6 +62,8 @@ impl RunOptions {
             allow_source_shrink: false,
             strict: false,
             cancel: CancellationToken::new(),
+            desired: HashMap::new(),
+            run_id: None,
         }
     }
 }
@@ -110,6 +120,9 @@ impl Runner {
             .map(|env| env.name.clone())
             .collect();
         let mut report = RunReport::new(options.mode, started_at, now);
+        if let Some(run_id) = &options.run_id {
+            report.run_id = run_id.clone();
+        }
         for name in names {
             let env = self
                 .config
@@ -151,7 +164,10 @@ impl Runner {
         now: Timestamp,
     ) -> Result<EnvironmentReport, String> {
         // Desired state first: a bad file stops the environment before any call.
-        let sources = load_sources(&self.config.base_dir, env, now)?;
+        let sources = match options.desired.get(&env.name) {
+            Some(sources) => Arc::clone(sources),
+            None => Arc::new(load_sources(&self.config.base_dir, env, now)?),
+        };
 
         let client = self.client_for(env, options).await?;
         let live_env = client.environment().await.map_err(|e| e.to_string())?;
@@ -322,6 +338,25 @@ pub fn load_sources(
     env: &EnvironmentConfig,
     now: Timestamp,
 ) -> Result<Vec<SourceOutput>, String> {
+    read_sources(base, env, now).map_err(|errors| {
+        format!(
+            "the desired state is invalid; nothing was planned or written:\n{}",
+            errors.join("\n")
+        )
+    })
+}
+
+/// Reads every source of an environment.
+///
+/// # Errors
+///
+/// Every problem found, one message each, located (`file:line:column:`)
+/// when the problem has a place.
+pub fn read_sources(
+    base: &Path,
+    env: &EnvironmentConfig,
+    now: Timestamp,
+) -> Result<Vec<SourceOutput>, Vec<String>> {
     let mut outputs = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     for source in env.sources() {
@@ -343,10 +378,7 @@ pub fn load_sources(
     if errors.is_empty() {
         Ok(outputs)
     } else {
-        Err(format!(
-            "the desired state is invalid; nothing was planned or written:\n{}",
-            errors.join("\n")
-        ))
+        Err(errors)
     }
 }
 
