@@ -15,7 +15,9 @@ use tempfile::TempDir;
 /// a test's state directory and edits never touch the repository.
 pub fn fixture(name: &str) -> TempDir {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     copy_tree(&source, dir.path());
     dir
 }
@@ -69,8 +71,19 @@ pub fn summary(report: &Value) -> &Value {
 /// revoke, unmanaged, unresolved.
 pub fn counts(report: &Value) -> [u64; 7] {
     let s = summary(report);
-    ["create", "update", "renew", "unchanged", "revoke", "unmanaged", "unresolved"]
-        .map(|k| s[k].as_u64().unwrap_or_else(|| panic!("summary lacks {k}: {s}")))
+    [
+        "create",
+        "update",
+        "renew",
+        "unchanged",
+        "revoke",
+        "unmanaged",
+        "unresolved",
+    ]
+    .map(|k| {
+        s[k].as_u64()
+            .unwrap_or_else(|| panic!("summary lacks {k}: {s}"))
+    })
 }
 
 /// Starts a sandbox on an ephemeral loopback port, its store in `data`.
@@ -106,7 +119,9 @@ pub fn point_config_at(config: &Path, url: &str, key_env: &str) -> PathBuf {
         let trimmed = line.trim_start();
         let indent = &line[..line.len() - trimmed.len()];
         if trimmed.starts_with("api:") {
-            out.push_str(&format!("{indent}api: {{url: \"{url}\", key_env: {key_env}}}\n"));
+            out.push_str(&format!(
+                "{indent}api: {{url: \"{url}\", key_env: {key_env}}}\n"
+            ));
         } else if trimmed.starts_with("url: sandbox") || trimmed.starts_with("key_env:") {
             continue;
         } else if trimmed.starts_with("sandbox:") {
