@@ -429,7 +429,9 @@ fn build_rule(
                 Ok(regex) => Matcher::Pattern(regex),
                 Err(e) => {
                     let reason = e.to_string();
+                    // The last line of the regex error holds the cause.
                     let reason = reason.lines().last().unwrap_or_default().trim();
+                    let reason = reason.strip_prefix("error: ").unwrap_or(reason);
                     return invalid(
                         value.referenced,
                         format!("rule {number}: /{pattern}/ is not a valid regex: {reason}"),

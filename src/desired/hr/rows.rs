@@ -175,6 +175,12 @@ fn person(sheet: &Sheet<'_>, row: &Row) -> Result<Person, String> {
         }
         IdentityColumn::EmployeeId => IdentityRef::External(text.to_owned()),
     };
+    // Emails match case-insensitively, so two rows that differ only in the
+    // case of the email are the same data.
+    let mut values = values;
+    if let IdentityRef::Email(email) = &identity {
+        values[column] = email.clone();
+    }
     Ok(Person {
         line: row.line,
         identity,
