@@ -458,3 +458,92 @@ fn build_rule(
         role,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAPPING: &str = r#"
+csv: {timezone: Europe/Berlin, delimiter: ";"}
+columns:
+  employee_id: "Employee #"
+  email: Work Email
+  department: Department
+  title: Job Title
+identity: employee_id
+rules:
+  - when: {title: " Lead ", department: "/^R&D/"}
+    node: "acme/{department|slug}"
+    role: lead
+"#;
+
+    fn parse(text: &str) -> Result<Mapping, Error> {
+        Mapping::parse(text, Path::new("mapping.yaml"))
+    }
+
+    #[test]
+    fn conditions_keep_their_order_and_columns() {
+        let mapping = parse(MAPPING).unwrap();
+        assert_eq!(mapping.delimiter, Some(b';'));
+        assert_eq!(mapping.encoding, Encoding::Auto);
+        assert_eq!(mapping.identity, IdentityColumn::EmployeeId);
+        let rule = &mapping.rules[0];
+        let columns: Vec<usize> = rule.when.iter().map(|c| c.column).collect();
+        assert_eq!(columns, [3, 2]);
+        assert_eq!(rule.role, RoleRef::Key("lead".into()));
+    }
+
+    #[test]
+    fn exact_values_match_trimmed_and_case_insensitively() {
+        let mapping = parse(MAPPING).unwrap();
+        let exact = &mapping.rules[0].when[0].matcher;
+        assert!(exact.matches("lead"));
+        assert!(exact.matches("  LEAD "));
+        assert!(!exact.matches("Team Lead"));
+        let pattern = &mapping.rules[0].when[1].matcher;
+        assert!(pattern.matches(" R&D Lab"));
+        assert!(!pattern.matches("Lab R&D"));
+    }
+
+    #[test]
+    fn delimiters_are_named_by_character_or_auto() {
+        assert_eq!(parse_delimiter("\t"), Some(Some(b'\t')));
+        assert_eq!(parse_delimiter("\\t"), Some(Some(b'\t')));
+        assert_eq!(parse_delimiter("|"), Some(Some(b'|')));
+        assert_eq!(parse_delimiter("auto"), Some(None));
+        assert_eq!(parse_delimiter(";;"), None);
+    }
+
+    #[test]
+    fn column_names_must_be_identifiers() {
+        let text = MAPPING.replace("  title: Job Title", "  Job Title: Job Title");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("mapping.yaml:7:3: column name \"Job Title\" must be lowercase"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_mapping_that_is_not_utf8_is_an_error_at_the_bad_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mapping.yaml");
+        std::fs::write(
+            &path,
+            b"csv:\n  timezone: Europe/Berlin # Zeitzone f\xFCr Daten\n",
+        )
+        .unwrap();
+        let err = Mapping::load(&path).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::MappingInvalid {
+                    line: 2,
+                    column: 39,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+}

@@ -230,3 +230,38 @@ fn locate_columns(mapping: &Mapping, header: &[String], path: &Path) -> Result<V
     }
     Ok(fields)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping() -> Mapping {
+        let text = "csv: {timezone: UTC}\ncolumns: {email: E-Mail, department: Team}\n\
+                    rules: [{node: acme, role: member}]\n";
+        Mapping::parse(text, Path::new("mapping.yaml")).unwrap()
+    }
+
+    fn header(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn columns_are_found_in_any_order_and_case() {
+        let fields = locate_columns(
+            &mapping(),
+            &header(&["Name", " team ", "e-mail"]),
+            Path::new("x.csv"),
+        )
+        .unwrap();
+        assert_eq!(fields, [2, 1]);
+    }
+
+    #[test]
+    fn missing_columns_are_all_named() {
+        let err = locate_columns(&mapping(), &header(&["Name"]), Path::new("x.csv")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.csv:1: the header has no column \"E-Mail\", \"Team\"; headers found: \"Name\""
+        );
+    }
+}

@@ -64,33 +64,23 @@ pub(super) fn read_rows(sheet: &Sheet<'_>, rows: &[Row]) -> RowsRead {
 
     // One row per person: identical repeats merge, differing ones are all
     // skipped, since there is no telling which of them is right.
-    let mut first_of: HashMap<&IdentityRef, usize> = HashMap::new();
-    let mut same_as: Vec<Option<usize>> = vec![None; people.len()];
+    let mut rows_of: HashMap<&IdentityRef, Vec<usize>> = HashMap::new();
     for (index, person) in people.iter().enumerate() {
-        match first_of.get(&person.identity) {
-            Some(&first) => same_as[index] = Some(first),
-            None => {
-                first_of.insert(&person.identity, index);
-            }
-        }
-    }
-    let mut group: HashMap<usize, Vec<usize>> = HashMap::new();
-    for (index, first) in same_as.iter().enumerate() {
-        if let Some(first) = first {
-            group
-                .entry(*first)
-                .or_insert_with(|| vec![*first])
-                .push(index);
-        }
+        rows_of.entry(&person.identity).or_default().push(index);
     }
     let mut skip = vec![false; people.len()];
-    for members in group.values() {
+    for members in rows_of.values().filter(|m| m.len() > 1) {
         let first = &people[members[0]];
         if members.iter().all(|&m| people[m].values == first.values) {
             for &m in &members[1..] {
                 skip[m] = true;
                 out.merged += 1;
-                tracing::debug!(file = %sheet.file, line = people[m].line, first = first.line, "identical duplicate row merged");
+                tracing::debug!(
+                    file = %sheet.file,
+                    line = people[m].line,
+                    first = first.line,
+                    "identical duplicate row merged"
+                );
             }
             continue;
         }
@@ -325,4 +315,70 @@ fn grants(sheet: &Sheet<'_>, person: &Person) -> Result<(Vec<DesiredGrant>, bool
         });
     }
     Ok((grants, terminated))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const MAPPING: &str = r#"
+csv: {timezone: UTC}
+columns: {email: Email, status: Status, termination_date: Left, department: Team}
+terminated: {status: [Gone]}
+rules:
+  - node: "acme/{department|slug}"
+    role: member
+"#;
+
+    fn read(rows: &[(u32, &[&str])]) -> RowsRead {
+        let mapping = Mapping::parse(MAPPING, Path::new("mapping.yaml")).unwrap();
+        let sheet = Sheet {
+            file: Arc::from("export.csv"),
+            mapping: &mapping,
+            header_len: 4,
+            fields: vec![0, 1, 2, 3],
+            now: "2026-12-01T12:00:00Z".parse().unwrap(),
+        };
+        let rows: Vec<Row> = rows
+            .iter()
+            .map(|(line, fields)| Row {
+                line: *line,
+                fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            })
+            .collect();
+        read_rows(&sheet, &rows)
+    }
+
+    #[test]
+    fn terminated_people_are_counted_by_status_or_past_date() {
+        let read = read(&[
+            (2, &["a@x.com", "Gone", "2026-01-31", "Ops"]),
+            (3, &["b@x.com", "Active", "2026-11-30", "Ops"]),
+            (4, &["c@x.com", "Active", "2026-12-01", "Ops"]),
+            (5, &["d@x.com", "Active", "", "Ops"]),
+        ]);
+        assert!(read.errors.is_empty());
+        assert_eq!(read.grants.len(), 4);
+        // c leaves at the end of today: not yet terminated.
+        assert_eq!(read.terminated, 2);
+    }
+
+    #[test]
+    fn identical_repeats_are_counted_as_merged() {
+        let row: &[&str] = &["a@x.com", "Active", "", "Ops"];
+        let read = read(&[(2, row), (3, row), (9, row)]);
+        assert_eq!(read.merged, 2);
+        assert_eq!(read.grants.len(), 1);
+        assert_eq!(read.grants[0].origin.line, 2);
+    }
+
+    #[test]
+    fn a_row_yields_all_its_grants_or_none() {
+        let read = read(&[(2, &["a@x.com", "Gone", "", "Ops"])]);
+        assert!(read.grants.is_empty());
+        assert_eq!(read.errors.len(), 1);
+        assert_eq!(read.errors[0].origin.to_string(), "export.csv:2");
+    }
 }
