@@ -211,8 +211,15 @@ fn conflict(sheet: &Sheet<'_>, people: &[Person], members: &[usize], me: usize) 
     )
 }
 
-/// The grants of one person's row, and whether the person is terminated.
-fn grants(sheet: &Sheet<'_>, person: &Person) -> Result<(Vec<DesiredGrant>, bool), String> {
+/// When a person's grants hold, from their hire and termination dates.
+struct Window {
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    /// Terminated by status, or by a termination date already past.
+    terminated: bool,
+}
+
+fn window(sheet: &Sheet<'_>, person: &Person) -> Result<Window, String> {
     let dates = &sheet.mapping.dates;
     let read_date = |name: &str, what: &str| -> Result<Option<jiff::civil::Date>, String> {
         let Some(column) = sheet.mapping.column(name) else {
@@ -267,8 +274,16 @@ fn grants(sheet: &Sheet<'_>, person: &Person) -> Result<(Vec<DesiredGrant>, bool
              working day"
         ));
     }
-    let terminated = by_status || effective_to.is_some_and(|end| end < sheet.now);
+    Ok(Window {
+        from: effective_from,
+        to: effective_to,
+        terminated: by_status || effective_to.is_some_and(|end| end < sheet.now),
+    })
+}
 
+/// The grants of one person's row, and whether the person is terminated.
+fn grants(sheet: &Sheet<'_>, person: &Person) -> Result<(Vec<DesiredGrant>, bool), String> {
+    let window = window(sheet, person)?;
     let reason = [TITLE, DEPARTMENT]
         .iter()
         .filter_map(|name| value(sheet, person, name))
@@ -307,14 +322,14 @@ fn grants(sheet: &Sheet<'_>, person: &Person) -> Result<(Vec<DesiredGrant>, bool
             identity: person.identity.clone(),
             node,
             role: rule.role.clone(),
-            effective_from,
-            effective_to,
+            effective_from: window.from,
+            effective_to: window.to,
             reason: reason.clone(),
             origin,
             kind: SourceKind::HrRow(person.line),
         });
     }
-    Ok((grants, terminated))
+    Ok((grants, window.terminated))
 }
 
 #[cfg(test)]
