@@ -8,7 +8,14 @@
 //!
 //! Rules and templates name columns by their mapped names (the keys of
 //! `columns`), never by raw header text: the header may change spelling
-//! between HR systems, the rules should not have to.
+//! between HR systems, the rules should not have to. Besides the named
+//! columns (`employee_id`, `email`, `department`, `title`, `status`,
+//! `hire_date`, `termination_date`), a mapping may add its own, such as
+//! `site: Location`, for rules and templates to use.
+//!
+//! A `when` value is compared trimmed and case-insensitively; a `/regex/`
+//! is matched as written (case-sensitive unless it starts with `(?i)`) against
+//! the trimmed value, anywhere in it unless anchored.
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -3,7 +3,13 @@
 //! Each row is all or nothing: a row with any problem yields no grant and one
 //! row error that says what to fix, so a half-read person never reaches the
 //! plan. Rows are first keyed by identity, so that a person listed twice with
-//! different data is caught before either row yields grants.
+//! different data is caught before either row yields grants. Two rows are the
+//! same data when every mapped column holds the same trimmed text (an email
+//! in any case); other columns do not take part, since they yield nothing.
+//!
+//! A termination date before the hire date is a row error too: it is how a
+//! rehire looks when the old termination date was left in place, and reading
+//! it either way could lock the person out or keep a leaver in.
 
 use std::collections::HashMap;
 use std::sync::Arc;
