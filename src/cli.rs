@@ -235,11 +235,11 @@ async fn run_sync(
             ),
         }
     }
-    if let Err(error) = print_report(&report, &args) {
-        if error.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write the output: {error}");
-            return EXIT_ERROR;
-        }
+    if let Err(error) = print_report(&report, &args)
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write the output: {error}");
+        return EXIT_ERROR;
     }
     for env in &report.environments {
         if let Some(error) = &env.error {
