@@ -1,0 +1,232 @@
+//! Durable storage of the sandbox: one SQLite file in the data directory,
+//! owned by one thread.
+//!
+//! Every write is a transaction that is on disk before its answer is sent
+//! (WAL with `synchronous=FULL`), so an acknowledged write survives a kill -9
+//! or a power cut. The store is seeded from the directory file once, when
+//! the file is absent or on reset; afterwards it is the truth, like a real
+//! service's database, and an edited directory file only earns a warning.
+//!
+//! Start with [`Store::open`]; the assignment queries are in
+//! `store/assignments.rs`.
+
+mod assignments;
+mod seed;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension};
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+pub(crate) use assignments::{AssignmentFilter, NewRow, PatchOutcome};
+
+use super::catalog::Catalog;
+use super::directory::Directory;
+
+/// The store's file inside the data directory.
+pub(crate) const FILE_NAME: &str = "sandbox.sqlite3";
+
+/// Bumped whenever the tables change; an older file must be reset.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Long enough to ride out a checkpoint or an inspecting `sqlite3` shell.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: cannot prepare the store directory", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: store query failed", path.display())]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{}: store has schema version {found}, this grantsync needs {SCHEMA_VERSION}; start with --reset to recreate it",
+        path.display()
+    )]
+    SchemaVersion { path: PathBuf, found: i64 },
+    #[error("store is closed")]
+    Closed,
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+enum Message {
+    Job(Job),
+    Close(oneshot::Sender<()>),
+}
+
+/// A handle to the store's thread. Cheap to share behind an `Arc`.
+pub(crate) struct Store {
+    path: PathBuf,
+    jobs: mpsc::Sender<Message>,
+}
+
+/// What [`Store::open`] found or did.
+pub(crate) struct Opened {
+    pub store: Store,
+    pub catalog: Catalog,
+    /// True when the store was (re)created from the directory file.
+    pub seeded: bool,
+}
+
+impl Store {
+    /// Opens the store in `data_dir`, seeding it from `directory` when it is
+    /// new or `reset` asks for it. Blocking: call it off the async runtime.
+    pub fn open(
+        data_dir: &Path,
+        directory: &Directory,
+        reset: bool,
+        now: Timestamp,
+    ) -> Result<Opened, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let path = data_dir.join(FILE_NAME);
+        if reset {
+            remove_store_files(&path)?;
+        }
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+
+        let mut conn = Connection::open(&path).map_err(sqlite)?;
+        configure(&conn).map_err(sqlite)?;
+        let seeded = match seeded_version(&conn).map_err(sqlite)? {
+            None => {
+                seed::seed(&mut conn, directory, now).map_err(sqlite)?;
+                info!(path = %path.display(), environments = directory.environments.len(), "sandbox store seeded from the directory");
+                true
+            }
+            Some(found) if found != SCHEMA_VERSION => {
+                return Err(StoreError::SchemaVersion { path, found });
+            }
+            Some(_) => {
+                let recorded = meta(&conn, "directory_hash").map_err(sqlite)?;
+                if recorded.as_deref() != Some(directory.content_hash.as_str()) {
+                    warn!(
+                        path = %path.display(),
+                        "directory file changed since the store was seeded; the store keeps its state, start with --reset to reseed"
+                    );
+                }
+                false
+            }
+        };
+        let catalog = seed::load_catalog(&conn).map_err(sqlite)?;
+
+        let (jobs, inbox) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("sandbox-store".to_owned())
+            .spawn(move || run(conn, inbox))
+            .map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Opened {
+            store: Store { path, jobs },
+            catalog,
+            seeded,
+        })
+    }
+
+    /// Runs `f` on the store's thread and returns what it returned.
+    async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            // The caller may have gone (a cut connection); the work is done anyway.
+            let _ = reply.send(f(conn));
+        });
+        self.jobs
+            .send(Message::Job(job))
+            .map_err(|_| StoreError::Closed)?;
+        answer
+            .await
+            .map_err(|_| StoreError::Closed)?
+            .map_err(|source| StoreError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Finishes the queued work, checkpoints and closes the file.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.jobs.send(Message::Close(done)).is_ok() {
+            let _ = closed.await;
+        }
+    }
+}
+
+fn run(conn: Connection, inbox: mpsc::Receiver<Message>) {
+    let mut conn = conn;
+    while let Ok(message) = inbox.recv() {
+        match message {
+            Message::Job(job) => job(&mut conn),
+            Message::Close(done) => {
+                if let Err((_, error)) = conn.close() {
+                    warn!(%error, "sandbox store did not close cleanly");
+                }
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+}
+
+fn remove_store_files(path: &Path) -> Result<(), StoreError> {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(StoreError::Io { path: file, source }),
+        }
+    }
+    Ok(())
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL would let a power cut take back a commit already answered.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// The schema version of a seeded store; `None` for a new or half-seeded one
+/// (seeding is one transaction, so a crash during it leaves no meta row).
+fn seeded_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    let has_meta: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_meta {
+        return Ok(None);
+    }
+    Ok(meta(conn, "schema_version")?.and_then(|v| v.parse().ok()))
+}
+
+fn meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+        row.get(0)
+    })
+    .optional()
+}
