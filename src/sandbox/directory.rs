@@ -371,7 +371,6 @@ fn resolve_environment(at: &At<'_>, env: RawEnvironment) -> Result<EnvironmentSe
             Some(role_id) => at.uuid(role_id, "role")?,
             None => ids::role(env_id, key),
         };
-        claim_id(role_id, &raw.key.referenced)?;
         if let Some((_, first)) = by_role_key.insert(key.to_owned(), (role_id, raw.key.referenced))
         {
             return Err(at.error(
@@ -379,6 +378,7 @@ fn resolve_environment(at: &At<'_>, env: RawEnvironment) -> Result<EnvironmentSe
                 format!("duplicate role key {key} (first at line {})", first.line()),
             ));
         }
+        claim_id(role_id, &raw.key.referenced)?;
         roles.push(Role {
             id: role_id,
             key: key.to_owned(),
