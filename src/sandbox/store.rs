@@ -230,3 +230,152 @@ fn meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
     })
     .optional()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::api::types::AssignmentPatch;
+
+    const DIRECTORY: &str = "environments:
+  - name: Production
+    api_keys: [sk_prod]
+    identities: [{email: alice@example.com}, {email: bob@example.com}]
+    nodes: [{key: acme, children: [{key: eng}]}]
+    roles: [{key: viewer}]
+    assignments: [{identity: alice@example.com, node: acme, role: viewer}]
+";
+
+    fn directory(dir: &Path, text: &str) -> Directory {
+        let path = dir.join("directory.yaml");
+        std::fs::write(&path, text).unwrap();
+        super::super::directory::load(&path).unwrap()
+    }
+
+    fn now() -> Timestamp {
+        "2026-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn row(env: &super::super::catalog::EnvironmentCatalog, email: &str) -> NewRow {
+        let identity = env.identities.iter().find(|i| i.email == email).unwrap();
+        NewRow {
+            identity_id: identity.id,
+            node_id: env.nodes[1].id,
+            role_id: env.roles[0].id,
+            effective_from: None,
+            effective_to: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn committed_writes_survive_a_store_that_was_never_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = directory(dir.path(), DIRECTORY);
+        let opened = Store::open(dir.path(), &directory, false, now()).unwrap();
+        assert!(opened.seeded);
+        let env = Arc::clone(&opened.catalog.environments[0]);
+        let created = opened
+            .store
+            .create_assignments(env.seq, vec![row(&env, "bob@example.com")], now())
+            .await
+            .unwrap();
+        let id = created[0].as_ref().unwrap().id;
+        let patch = AssignmentPatch {
+            effective_to: Some(Some("2026-12-31T00:00:00Z".parse().unwrap())),
+            ..AssignmentPatch::default()
+        };
+        opened
+            .store
+            .patch_assignment(env.seq, id, patch, now())
+            .await
+            .unwrap();
+        // Neither closed nor dropped: its thread and connection live on,
+        // with the WAL never checkpointed.
+        std::mem::forget(opened);
+
+        let reopened = Store::open(dir.path(), &directory, false, now()).unwrap();
+        assert!(!reopened.seeded);
+        let found = reopened
+            .store
+            .get_assignment(env.seq, id, now())
+            .await
+            .unwrap()
+            .expect("the committed assignment is there");
+        assert_eq!(
+            found.effective_to,
+            Some("2026-12-31T00:00:00Z".parse().unwrap())
+        );
+        let (all, next) = reopened
+            .store
+            .list_assignments(env.seq, AssignmentFilter::default(), None, 10, now())
+            .await
+            .unwrap();
+        assert_eq!((all.len(), next), (2, None));
+        reopened.store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_repeated_row_in_one_call_is_already_assigned() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = directory(dir.path(), DIRECTORY);
+        let opened = Store::open(dir.path(), &directory, false, now()).unwrap();
+        let env = Arc::clone(&opened.catalog.environments[0]);
+        let bob = row(&env, "bob@example.com");
+        let results = opened
+            .store
+            .create_assignments(env.seq, vec![bob.clone(), bob], now())
+            .await
+            .unwrap();
+        assert!(results[0].is_some());
+        assert!(results[1].is_none());
+        opened.store.close().await;
+        assert!(matches!(
+            opened
+                .store
+                .get_assignment(env.seq, uuid::Uuid::nil(), now())
+                .await,
+            Err(StoreError::Closed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_changed_directory_does_not_reseed() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = directory(dir.path(), DIRECTORY);
+        Store::open(dir.path(), &first, false, now())
+            .unwrap()
+            .store
+            .close()
+            .await;
+
+        let changed = directory(
+            dir.path(),
+            &DIRECTORY.replace(
+                "assignments: [",
+                "assignments: [{identity: bob@example.com, node: acme, role: viewer}, ",
+            ),
+        );
+        assert_ne!(changed.content_hash, first.content_hash);
+        let reopened = Store::open(dir.path(), &changed, false, now()).unwrap();
+        assert!(!reopened.seeded);
+        let env = reopened.catalog.environments[0].seq;
+        let (all, _) = reopened
+            .store
+            .list_assignments(env, AssignmentFilter::default(), None, 10, now())
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+        reopened.store.close().await;
+
+        let reset = Store::open(dir.path(), &changed, true, now()).unwrap();
+        assert!(reset.seeded);
+        let (all, _) = reset
+            .store
+            .list_assignments(env, AssignmentFilter::default(), None, 10, now())
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 2);
+        reset.store.close().await;
+    }
+}
