@@ -4,6 +4,7 @@
 //! the inherited-access walk up the node tree cost no query.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -11,10 +12,20 @@ use uuid::Uuid;
 use crate::api::types::{Environment, Identity, Node, Role};
 
 /// Every environment of a store, and which API key opens which.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Catalog {
     pub environments: Vec<Arc<EnvironmentCatalog>>,
     by_key: HashMap<String, Arc<EnvironmentCatalog>>,
+}
+
+impl fmt::Debug for Catalog {
+    // Keys are secrets, even a sandbox's: show how many, never which.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Catalog")
+            .field("environments", &self.environments)
+            .field("keys", &format_args!("<{} redacted>", self.by_key.len()))
+            .finish()
+    }
 }
 
 impl Catalog {

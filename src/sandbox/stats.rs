@@ -16,7 +16,7 @@ pub struct Stats {
     /// Requests with a write method (POST, PUT, PATCH, DELETE), whatever their answer.
     pub writes: u64,
     /// By method and route pattern, e.g. `PATCH /api/v1/assignments/{id}`;
-    /// a path that matches no route counts as `GET (unmatched)`.
+    /// a path that matches no route counts as e.g. `GET (unmatched)`.
     pub by_route: BTreeMap<String, u64>,
     /// By HTTP status of the answer; a cut answer counts with the status it
     /// would have had.

@@ -1,7 +1,7 @@
 //! Assignment routes: create one, bulk-create, list, get, patch, delete.
 
 use axum::Json;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::front::RequestNumber;
 use super::{
-    ApiError, AppState, Authed, JsonBody, QueryParams, decode_cursor, encode_cursor, page_size,
-    parse_id,
+    ApiError, AppState, Authed, JsonBody, PathId, QueryParams, decode_cursor, encode_cursor,
+    page_size, parse_id,
 };
 use crate::api::types::{
     Assignment, AssignmentPatch, BulkCreateResponse, BulkItemResult, BulkItemStatus, BulkSummary,
@@ -267,9 +267,8 @@ pub(super) async fn list(
 pub(super) async fn get_one(
     State(app): State<AppState>,
     Authed(env): Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Assignment>, ApiError> {
-    let id = parse_id(&id, "assignment id")?;
     app.store
         .get_assignment(env.seq, id, app.clock.now())
         .await?
@@ -284,10 +283,9 @@ fn not_found(id: uuid::Uuid) -> ApiError {
 pub(super) async fn patch(
     State(app): State<AppState>,
     Authed(env): Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(patch): JsonBody<AssignmentPatch>,
 ) -> Result<Json<Assignment>, ApiError> {
-    let id = parse_id(&id, "assignment id")?;
     match app
         .store
         .patch_assignment(env.seq, id, patch, app.clock.now())
@@ -306,9 +304,8 @@ pub(super) async fn patch(
 pub(super) async fn delete(
     State(app): State<AppState>,
     Authed(env): Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id, "assignment id")?;
     if app.store.delete_assignment(env.seq, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -2,11 +2,12 @@
 //! identities, nodes, roles, and the access an identity has at a node.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 
 use super::{
-    ApiError, AppState, Authed, QueryParams, decode_cursor, encode_cursor, page_size, parse_id,
+    ApiError, AppState, Authed, PathId, QueryParams, decode_cursor, encode_cursor, page_size,
+    parse_id,
 };
 use crate::api::types::{
     EffectiveAccess, EffectiveRole, Environment, Identity, Node, Page, Role,
@@ -85,10 +86,9 @@ pub(super) struct AccessParams {
 pub(super) async fn access(
     State(app): State<AppState>,
     Authed(env): Authed,
-    Path(identity): Path<String>,
+    PathId(identity): PathId,
     QueryParams(params): QueryParams<AccessParams>,
 ) -> Result<Json<EffectiveAccess>, ApiError> {
-    let identity = parse_id(&identity, "identity id")?;
     if env.identity(identity).is_none() {
         return Err(ApiError::not_found(format!(
             "no identity {identity} in this environment"
