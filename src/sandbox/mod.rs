@@ -125,6 +125,18 @@ impl Sandbox {
         options.faults.validate().map_err(Error::InvalidFaults)?;
         let clock = options.now.map_or(Clock::System, Clock::Fixed);
 
+        // Bind first: a busy port fails before any seeding work.
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: listen,
+            source,
+        })?;
+
         // Parsing and seeding are blocking work.
         let opened = {
             let options = options.clone();
@@ -142,21 +154,6 @@ impl Sandbox {
         };
         let store = Arc::new(opened.store);
         let catalog = Arc::new(opened.catalog);
-
-        let listener = match tokio::net::TcpListener::bind(listen).await {
-            Ok(listener) => listener,
-            Err(source) => {
-                store.close().await;
-                return Err(Error::Bind {
-                    addr: listen,
-                    source,
-                });
-            }
-        };
-        let addr = listener.local_addr().map_err(|source| Error::Bind {
-            addr: listen,
-            source,
-        })?;
 
         let seed = options.faults.seed.unwrap_or_else(rand::random);
         if options.faults != Faults::default() {
