@@ -11,15 +11,15 @@ const LAYOUTS: [&str; 3] = ["bamboohr", "workday", "personio"];
 
 fn run_layout(layout: &str, dir: &std::path::Path, extra: &[&str]) -> (i32, Value) {
     let config = dir.join(layout).join("grantsync.yaml");
-    let mut args = vec![
+    let mut args = extra.to_vec();
+    args.extend([
         "--config",
         config.to_str().unwrap(),
         "--now",
         NOW,
         "--format",
         "json",
-    ];
-    args.extend_from_slice(extra);
+    ]);
     let output = common::grantsync()
         .env("GRANTSYNC_PRODUCTION_KEY", "sk_prod_northwind")
         .args(&args)
