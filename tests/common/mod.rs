@@ -122,9 +122,10 @@ pub fn point_config_at(config: &Path, url: &str, key_env: &str) -> PathBuf {
             out.push_str(&format!(
                 "{indent}api: {{url: \"{url}\", key_env: {key_env}}}\n"
             ));
-        } else if trimmed.starts_with("url: sandbox") || trimmed.starts_with("key_env:") {
-            continue;
-        } else if trimmed.starts_with("sandbox:") {
+        } else if ["url: sandbox", "key_env:", "sandbox:"]
+            .iter()
+            .any(|prefix| trimmed.starts_with(prefix))
+        {
             continue;
         } else {
             out.push_str(line);
