@@ -136,3 +136,44 @@ pub fn point_config_at(config: &Path, url: &str, key_env: &str) -> PathBuf {
     std::fs::write(&path, out).unwrap();
     path
 }
+
+pub mod scenario;
+
+/// What one run of the binary produced.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}); exit {}\nstdout: {}\nstderr: {}",
+                self.code, self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs the binary with the scenario key in its environment, off the async
+/// runtime so that an in-process sandbox keeps serving meanwhile.
+pub async fn run_with_key(args: &[&str], key: &str) -> Run {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let key = key.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let output = grantsync()
+            .env(scenario::KEY_ENV, key)
+            .args(&args)
+            .output()
+            .expect("grantsync runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap()
+}
