@@ -15,10 +15,6 @@ fn config_arg(scenario: &Scenario) -> String {
     scenario.path().join("grantsync.yaml").display().to_string()
 }
 
-fn summary_of(run: &common::Run) -> serde_json::Value {
-    run.json()["environments"][0]["summary"].clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocations_over_the_limit_are_refused_with_no_write() {
     let scenario = Scenario::new(20, 3, &members(20, 3));
