@@ -287,7 +287,30 @@ async fn kill_9_at_fifty_random_moments_then_the_next_run_converges() {
             .await
             .unwrap()
             .unwrap();
+
+        // Count the kills that landed between the first write and the last.
+        let wrote = sandbox.stats().writes > writes_before;
+        let pending = run_with_key(
+            &[
+                "plan",
+                "--detailed-exitcode",
+                "--config",
+                &config,
+                "--state-dir",
+                &state,
+            ],
+            PROD_KEY,
+        )
+        .await;
+        if wrote && pending.code == 2 {
+            killed_mid_write += 1;
+        }
     }
+    eprintln!("kills that landed mid-apply: {killed_mid_write} of 50");
+    assert!(
+        killed_mid_write >= 10,
+        "only {killed_mid_write} of 50 kills landed mid-apply"
+    );
 
     scenario.write_grants("teams", &a);
     let run = run_with_key(
