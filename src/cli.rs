@@ -177,7 +177,51 @@ pub struct SandboxArgs {
     pub allow_remote: bool,
     /// Faults injected on purpose (bulk limit, latency, error rates, seed).
     #[command(flatten)]
-    pub faults: sandbox::FaultArgs,
+    pub faults: FaultArgs,
+}
+
+/// Faults `grantsync sandbox` injects on purpose, for trying clients.
+#[derive(Debug, Clone, Args)]
+pub struct FaultArgs {
+    /// Items one bulk-create call may carry; more is answered 413.
+    #[arg(long, default_value_t = sandbox::DEFAULT_BULK_LIMIT)]
+    pub bulk_limit: usize,
+    /// Milliseconds added to every request.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of requests answered 503 (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Share of requests answered 429 with Retry-After (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub rate_limit_rate: f64,
+    /// Seconds a 429 asks the client to wait.
+    #[arg(long)]
+    pub retry_after_secs: Option<u64>,
+    /// Share of writes committed and then answered with a cut connection.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_rate: f64,
+    /// Share of bulk items that fail on their own.
+    #[arg(long, default_value_t = 0.0)]
+    pub item_failure_rate: f64,
+    /// Seed of the fault decisions, so a run can be replayed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl From<FaultArgs> for sandbox::Faults {
+    fn from(args: FaultArgs) -> sandbox::Faults {
+        sandbox::Faults {
+            latency_ms: args.latency_ms,
+            error_rate: args.error_rate,
+            rate_limit_rate: args.rate_limit_rate,
+            drop_rate: args.drop_rate,
+            item_failure_rate: args.item_failure_rate,
+            bulk_limit: Some(args.bulk_limit),
+            retry_after_secs: args.retry_after_secs,
+            seed: args.seed,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -301,11 +345,11 @@ async fn run_sync(
             ),
         }
     }
-    if let Err(error) = print_report(&report, &args) {
-        if error.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write the output: {error}");
-            return EXIT_ERROR;
-        }
+    if let Err(error) = print_report(&report, &args)
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write the output: {error}");
+        return EXIT_ERROR;
     }
     for env in &report.environments {
         if let Some(error) = &env.error {

@@ -204,13 +204,16 @@ fn with_hint(message: String, hint: Option<&str>) -> String {
     }
 }
 
-/// The known name closest to `wanted`, when it is close enough to be a typo.
+/// The known name closest to `wanted`, when it is close enough to be a typo:
+/// at most two edits away (three for long names). A looser match would offer
+/// another person's email, or a sibling department, as the fix.
 pub fn nearest<'a>(wanted: &str, known: impl Iterator<Item = &'a String>) -> Option<&'a str> {
-    let mut best: Option<(&str, f64)> = None;
+    let allowed = if wanted.chars().count() >= 12 { 3 } else { 2 };
+    let mut best: Option<(&str, usize)> = None;
     for candidate in known {
-        let score = strsim::jaro_winkler(wanted, candidate);
-        if score >= 0.88 && best.is_none_or(|(_, top)| score > top) {
-            best = Some((candidate, score));
+        let distance = strsim::damerau_levenshtein(wanted, candidate);
+        if distance <= allowed && best.is_none_or(|(_, top)| distance < top) {
+            best = Some((candidate, distance));
         }
     }
     best.map(|(name, _)| name)

@@ -139,7 +139,8 @@ impl Runner {
             {
                 Ok(env_report) => env_report,
                 Err(error) => {
-                    tracing::error!(error = %error, "environment could not be synced");
+                    // The report carries the error; the caller decides how loudly to say it.
+                    tracing::info!(error = %error, "environment could not be synced");
                     EnvironmentReport::failed(&env.name, error)
                 }
             };

@@ -15,7 +15,9 @@ use tempfile::TempDir;
 /// a test's state directory and edits never touch the repository.
 pub fn fixture(name: &str) -> TempDir {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     copy_tree(&source, dir.path());
     dir
 }
@@ -69,8 +71,19 @@ pub fn summary(report: &Value) -> &Value {
 /// revoke, unmanaged, unresolved.
 pub fn counts(report: &Value) -> [u64; 7] {
     let s = summary(report);
-    ["create", "update", "renew", "unchanged", "revoke", "unmanaged", "unresolved"]
-        .map(|k| s[k].as_u64().unwrap_or_else(|| panic!("summary lacks {k}: {s}")))
+    [
+        "create",
+        "update",
+        "renew",
+        "unchanged",
+        "revoke",
+        "unmanaged",
+        "unresolved",
+    ]
+    .map(|k| {
+        s[k].as_u64()
+            .unwrap_or_else(|| panic!("summary lacks {k}: {s}"))
+    })
 }
 
 /// Starts a sandbox on an ephemeral loopback port, its store in `data`.
@@ -106,10 +119,13 @@ pub fn point_config_at(config: &Path, url: &str, key_env: &str) -> PathBuf {
         let trimmed = line.trim_start();
         let indent = &line[..line.len() - trimmed.len()];
         if trimmed.starts_with("api:") {
-            out.push_str(&format!("{indent}api: {{url: \"{url}\", key_env: {key_env}}}\n"));
-        } else if trimmed.starts_with("url: sandbox") || trimmed.starts_with("key_env:") {
-            continue;
-        } else if trimmed.starts_with("sandbox:") {
+            out.push_str(&format!(
+                "{indent}api: {{url: \"{url}\", key_env: {key_env}}}\n"
+            ));
+        } else if ["url: sandbox", "key_env:", "sandbox:"]
+            .iter()
+            .any(|prefix| trimmed.starts_with(prefix))
+        {
             continue;
         } else {
             out.push_str(line);
@@ -119,4 +135,45 @@ pub fn point_config_at(config: &Path, url: &str, key_env: &str) -> PathBuf {
     let path = config.with_file_name("remote.yaml");
     std::fs::write(&path, out).unwrap();
     path
+}
+
+pub mod scenario;
+
+/// What one run of the binary produced.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}); exit {}\nstdout: {}\nstderr: {}",
+                self.code, self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs the binary with the scenario key in its environment, off the async
+/// runtime so that an in-process sandbox keeps serving meanwhile.
+pub async fn run_with_key(args: &[&str], key: &str) -> Run {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let key = key.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let output = grantsync()
+            .env(scenario::KEY_ENV, key)
+            .args(&args)
+            .output()
+            .expect("grantsync runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap()
 }
