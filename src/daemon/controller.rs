@@ -471,7 +471,7 @@ fn log_environment(
     macro_rules! line {
         ($level:ident) => {
             tracing::$level!(
-                run_id,
+                %run_id,
                 environment = %env.name,
                 reason = reason.as_str(),
                 result,
