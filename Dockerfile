@@ -12,4 +12,6 @@ COPY --from=build /src/target/release/grantsync /usr/local/bin/grantsync
 USER nonroot:nonroot
 WORKDIR /var/lib/grantsync
 ENTRYPOINT ["/usr/local/bin/grantsync"]
-CMD ["--help"]
+# The daemon; mount the config (a ConfigMap directory) at /etc/grantsync and
+# a writable volume at /var/lib/grantsync for reports and state.
+CMD ["run", "--config", "/etc/grantsync/grantsync.yaml", "--state-dir", "/var/lib/grantsync"]
