@@ -41,6 +41,13 @@ const RESCAN_INTERVAL: Duration = Duration::from_secs(60);
 /// still gets read.
 const MAX_SETTLE_PERIODS: u32 = 20;
 
+/// Where the schedule reads the time; the system clock but in tests.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Timestamp::now)
+}
+
 /// The daemon's settings from the `daemon:` block of a config.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -100,6 +107,7 @@ pub struct Controller<S: Syncer> {
     wake: mpsc::Receiver<()>,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
+    clock: Clock,
 }
 
 /// What a controller starts from.
@@ -114,6 +122,7 @@ pub struct Parts<S> {
     pub wake: mpsc::Receiver<()>,
     pub shared: Arc<Shared>,
     pub shutdown: CancellationToken,
+    pub clock: Clock,
 }
 
 impl<S: Syncer> Controller<S> {
@@ -137,6 +146,7 @@ impl<S: Syncer> Controller<S> {
             wake: parts.wake,
             shared: parts.shared,
             shutdown: parts.shutdown,
+            clock: parts.clock,
         }
     }
 
@@ -156,7 +166,7 @@ impl<S: Syncer> Controller<S> {
         let mut rescan =
             tokio::time::interval_at(Instant::now() + RESCAN_INTERVAL, RESCAN_INTERVAL);
         rescan.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut schedule_from = Timestamp::now();
+        let mut schedule_from = (self.clock)();
         while !self.shutdown.is_cancelled() {
             let next_run = self
                 .settings
@@ -171,7 +181,7 @@ impl<S: Syncer> Controller<S> {
             // Recomputed on every pass, so a wall clock that jumps is caught
             // up with by the next rescan at the latest.
             let until_next_run = next_run.map(|at| {
-                at.duration_since(Timestamp::now())
+                at.duration_since((self.clock)())
                     .try_into()
                     .unwrap_or(Duration::ZERO)
             });
@@ -187,11 +197,13 @@ impl<S: Syncer> Controller<S> {
                 () = tokio::time::sleep(until_next_run.unwrap_or(RESCAN_INTERVAL)),
                     if until_next_run.is_some() =>
                 {
-                    let started = Timestamp::now();
+                    let started = (self.clock)();
                     let reading = self.read();
                     self.sync(Reason::Schedule, reading).await;
-                    // Times that passed during the sync make one more run.
-                    schedule_from = started;
+                    // Times that passed during the sync make one more run;
+                    // the one just run never runs again, even if the timer
+                    // woke a little before the wall clock reached it.
+                    schedule_from = next_run.map_or(started, |at| at.max(started));
                 }
             }
         }

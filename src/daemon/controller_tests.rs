@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::controller::{Controller, Parts, Settings};
+use super::controller::{Controller, Parts, Settings, system_clock};
 use super::syncer::{Desired, SyncOutput, Syncer, Target};
 use super::{Daemon, DesiredFrom, Options, Progress, Reason, shared_state};
 use crate::config::Config;
@@ -613,6 +613,7 @@ async fn scheduled_syncs_use_the_last_good_state_while_the_files_are_invalid() {
         watcher: None,
         wake,
         shutdown: CancellationToken::new(),
+        clock: system_clock(),
     });
     let reading = controller.read();
     controller.sync(Reason::Start, reading).await;
@@ -714,4 +715,54 @@ fn the_environment_filter_must_name_a_configured_environment() {
     let error = super::load(&options).unwrap_err().to_string();
     assert!(error.contains("no environment \"Staging\""), "{error}");
     let _: &Path = tree.root.path();
+}
+
+/// A wall clock that moves with tokio's paused time.
+fn paused_clock() -> super::controller::Clock {
+    let wall = Timestamp::now();
+    let start = tokio::time::Instant::now();
+    Arc::new(move || wall + (tokio::time::Instant::now() - start))
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_schedule_syncs_at_each_of_its_times() {
+    let tree = Tree::new();
+    let text = std::fs::read_to_string(tree.config()).unwrap();
+    std::fs::write(
+        tree.config(),
+        text.replace("daemon:\n", "daemon:\n  schedule: \"* * * * *\"\n"),
+    )
+    .unwrap();
+    let config = Config::load(&tree.config()).unwrap();
+    let shared = shared_state(&config);
+    let mut progress = shared.progress.subscribe();
+    let (_wake_tx, wake) = tokio::sync::mpsc::channel(1);
+    let controller = Controller::new(Parts {
+        syncer: RecordingSyncer::default(),
+        config_path: tree.config(),
+        selected: Vec::new(),
+        state_dir: Some(tree.path("state")),
+        shared: Arc::clone(&shared),
+        settings: Settings::from_config(&config).unwrap(),
+        config,
+        watcher: None,
+        wake,
+        shutdown: CancellationToken::new(),
+        clock: paused_clock(),
+    });
+    let running = tokio::spawn(controller.run());
+
+    // Paused time jumps to each timer: three scheduled minutes go by at once.
+    // The deadline is in the same virtual time, so it must lie beyond them.
+    let waited = tokio::time::timeout(
+        Duration::from_secs(3600),
+        progress.wait_for(|p| p.syncs_finished >= 4),
+    )
+    .await;
+    assert!(waited.is_ok(), "the schedule did not fire");
+    let status = shared.snapshot();
+    assert_eq!(status.last_sync.unwrap().reason, Reason::Schedule);
+    let next_run = status.schedule.unwrap().next_run.unwrap();
+    assert_eq!(next_run.as_second() % 60, 0, "{next_run}");
+    running.abort();
 }

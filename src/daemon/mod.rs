@@ -54,7 +54,7 @@ pub use self::http::{DEFAULT_LISTEN, Progress};
 pub use self::schedule::Schedule;
 pub use self::status::{DesiredFrom, Reason, Status};
 
-use self::controller::{Controller, Parts, Settings};
+use self::controller::{Controller, Parts, Settings, system_clock};
 use self::http::Shared;
 use self::syncer::{RunnerSyncer, Syncer};
 use self::watch::DirWatcher;
@@ -155,6 +155,7 @@ impl Daemon {
             wake: wake_rx,
             shared: Arc::clone(&shared),
             shutdown,
+            clock: system_clock(),
         });
         let controller = tokio::spawn(controller.run());
         Ok(Daemon {
@@ -210,6 +211,7 @@ pub async fn run_once(options: Options, cancel: CancellationToken) -> Result<Run
         watcher: None,
         wake: wake_rx,
         shutdown: cancel,
+        clock: system_clock(),
     });
     Ok(controller.sync_once().await)
 }
