@@ -274,7 +274,7 @@ impl<S: Syncer> Controller<S> {
     /// Takes in a reading: the config and each environment's desired state
     /// when valid, the errors when not.
     fn absorb(&mut self, reading: &Reading) {
-        let was_valid = self.shared.snapshot().desired_state.valid;
+        let was_invalid = self.shared.snapshot().desired_state.invalid_since.is_some();
         let config_changed = self
             .config_fingerprint
             .is_some_and(|f| f != reading.config_fingerprint);
@@ -304,8 +304,8 @@ impl<S: Syncer> Controller<S> {
         for error in &errors {
             tracing::warn!(error = %error, "the desired state is invalid; the last good one stays in effect");
         }
-        if errors.is_empty() && !was_valid && self.fingerprint.is_some() {
-            tracing::debug!("the desired state is valid");
+        if errors.is_empty() && was_invalid {
+            tracing::info!("the desired state is valid again");
         }
         self.files = reading.files.clone();
         let names: Vec<String> = reading

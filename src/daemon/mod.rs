@@ -39,7 +39,7 @@ mod syncer;
 mod watch;
 
 #[cfg(test)]
-mod controller_tests;
+mod tests;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

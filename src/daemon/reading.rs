@@ -88,9 +88,7 @@ pub fn read(
     let config = Config::load(path)
         .map_err(|error| error.to_string())
         .and_then(|config| {
-            config
-                .select(selected)
-                .map_err(|error| format!("{}: {error}", path.display()))?;
+            config.select(selected)?;
             check(&config)?;
             Ok(config)
         });
