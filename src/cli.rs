@@ -371,11 +371,6 @@ fn validate(args: &ValidateArgs) -> i32 {
 }
 
 fn fail(error: &dyn std::error::Error) -> i32 {
-    eprintln!("error: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
-        source = cause.source();
-    }
+    eprintln!("error: {}", crate::error_chain(error));
     EXIT_ERROR
 }

@@ -155,7 +155,10 @@ impl Runner {
         let sources = load_sources(&self.config.base_dir, env, now)?;
 
         let client = self.client_for(env, options).await?;
-        let live_env = client.environment().await.map_err(|e| e.to_string())?;
+        let live_env = client
+            .environment()
+            .await
+            .map_err(|e| crate::error_chain(&e))?;
         if !live_env.name.eq_ignore_ascii_case(&env.name) {
             let refusal = Refusal {
                 rail: "environment",
@@ -171,7 +174,7 @@ impl Runner {
         }
 
         let (catalog, live) = tokio::try_join!(Catalog::fetch(&client), client.list_assignments())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| crate::error_chain(&e))?;
         let prune = env.prune.enabled || options.prune;
         let scope = resolve_scope(env, &catalog, prune)?;
         let plan = plan_environment(PlanInput {
@@ -279,9 +282,12 @@ impl Runner {
                     allow_remote: false,
                 };
                 let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-                let started = Sandbox::start(sandbox_options, listen)
-                    .await
-                    .map_err(|e| format!("cannot start the embedded sandbox: {e}"))?;
+                let started = Sandbox::start(sandbox_options, listen).await.map_err(|e| {
+                    format!(
+                        "cannot start the embedded sandbox: {}",
+                        crate::error_chain(&e)
+                    )
+                })?;
                 tracing::info!(url = %started.url(), "embedded sandbox started");
                 self.sandboxes.insert(directory.clone(), started);
             }
@@ -296,8 +302,8 @@ impl Runner {
                     .sandbox
                     .as_ref()
                     .expect("a key source is required unless embedded");
-                let found =
-                    sandbox::first_key(&seed.directory, &env.name).map_err(|e| e.to_string())?;
+                let found = sandbox::first_key(&seed.directory, &env.name)
+                    .map_err(|e| crate::error_chain(&e))?;
                 ApiKey::new(found.ok_or_else(|| {
                     format!(
                         "the sandbox directory {} lists no API key for environment {}",
