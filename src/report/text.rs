@@ -69,6 +69,9 @@ fn render_environment(
             render_item(item, identity_width, role_width, out)?;
         }
     }
+    if by_node.is_empty() {
+        writeln!(out, "  no changes")?;
+    }
     let hidden = env.items.len()
         - env
             .items
@@ -80,9 +83,6 @@ fn render_environment(
             out,
             "  {QUIET}({hidden} unmanaged not listed; --show-unmanaged lists them){QUIET:#}"
         )?;
-    }
-    if by_node.is_empty() && hidden == 0 {
-        writeln!(out, "  no changes")?;
     }
 
     for row in &env.row_errors {
