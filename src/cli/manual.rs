@@ -48,7 +48,9 @@ pub fn write_man(command: Option<&str>, out: &mut dyn Write) -> Result<(), Error
     };
     // Built from the root, the command is named grantsync-plan, the way git
     // names its commands' pages, and its synopsis reads `grantsync plan`.
-    clap_mangen::Man::new(sub).render(out)?;
+    clap_mangen::Man::new(sub)
+        .source(format!("grantsync {}", env!("CARGO_PKG_VERSION")))
+        .render(out)?;
     if matches!(name, "plan" | "apply") {
         write_exit_status(out)?;
     }
