@@ -166,3 +166,32 @@ fn man_pages_are_printed_as_roff() {
         stderr(&unknown)
     );
 }
+
+/// Runs with a stdout whose reader is already gone, as `| head` leaves it.
+fn with_closed_stdout(command: &mut std::process::Command) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    command
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_pipe_is_a_quiet_exit() {
+    let dir = quickstart();
+    let mut plan = std::process::Command::new(env!("CARGO_BIN_EXE_grantsync"));
+    plan.current_dir(dir.path())
+        .args(["plan", "--config", "grantsync.yaml", "--now", NOW]);
+    let mut completions = std::process::Command::new(env!("CARGO_BIN_EXE_grantsync"));
+    completions.args(["completions", "bash"]);
+    let mut man = std::process::Command::new(env!("CARGO_BIN_EXE_grantsync"));
+    man.arg("man");
+
+    for command in [&mut plan, &mut completions, &mut man] {
+        let output = with_closed_stdout(command);
+        assert_eq!(code(&output), 0, "{command:?}: {}", stderr(&output));
+        assert_eq!(stderr(&output), "", "{command:?}");
+    }
+}

@@ -20,8 +20,11 @@ pub enum Error {
 }
 
 pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io::Result<()> {
-    let mut command = Cli::command();
-    clap_complete::generate(shell, &mut command, "grantsync", out);
+    // Generated into memory first: the generator panics on a failed write,
+    // and `grantsync completions bash | head` closes the pipe early.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "grantsync", &mut script);
+    out.write_all(&script)?;
     out.flush()
 }
 
