@@ -21,6 +21,8 @@ use crate::config::{Config, EnvironmentConfig, Source};
 use crate::desired::{self, SourceOutput};
 use crate::plan::rails::{self, Refusal};
 use crate::plan::{PlanInput, ResolvedScope, plan_environment};
+use crate::report::assignments::assignment_sets;
+use crate::report::progress::Progress;
 use crate::report::{EnvironmentReport, Mode, RunReport};
 use crate::resolve::Catalog;
 use crate::sandbox::{self, Sandbox};
@@ -41,6 +43,10 @@ pub struct RunOptions {
     /// Unresolved references refuse the environment instead of being reported.
     pub strict: bool,
     pub cancel: CancellationToken,
+    /// Draw a progress bar on stderr during long applies, when it is a terminal.
+    pub progress: bool,
+    /// Keep every live and desired assignment in the report, for `--format diff`.
+    pub keep_assignments: bool,
 }
 
 impl RunOptions {
@@ -54,6 +60,8 @@ impl RunOptions {
             allow_source_shrink: false,
             strict: false,
             cancel: CancellationToken::new(),
+            progress: false,
+            keep_assignments: false,
         }
     }
 }
@@ -232,8 +240,10 @@ impl Runner {
                 bulk_size: env.api.bulk_size,
                 concurrency: env.api.concurrency,
                 cancel: options.cancel.clone(),
+                progress: Progress::for_apply(&env.name, plan.summary.changes(), options.progress),
             };
             let outcomes = apply_plan(&client, &plan, &apply_options).await;
+            apply_options.progress.finish();
             if !options.cancel.is_cancelled()
                 && let Err(error) = self.state.save_source_sizes(&env.name, &plan.source_sizes)
             {
@@ -249,6 +259,9 @@ impl Runner {
         let mut report = EnvironmentReport::new(&plan, outcomes.as_deref());
         report.refusals = refusals;
         report.calls = Some(client.stats().snapshot());
+        if options.keep_assignments {
+            report.assignments = Some(assignment_sets(&live, &plan, &catalog));
+        }
         Ok(report)
     }
 
