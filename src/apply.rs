@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::types::{AssignmentPatch, BulkItemStatus, NewAssignment, code};
 use crate::api::{self, Client};
 use crate::plan::{Action, EnvironmentPlan, Item};
+use crate::report::progress::Progress;
 
 /// How one item of a run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,6 +76,8 @@ pub struct ApplyOptions {
     /// Calls in flight at once.
     pub concurrency: usize,
     pub cancel: CancellationToken,
+    /// Advanced as items finish; hidden unless a person is watching.
+    pub progress: Progress,
 }
 
 /// Applies `plan` and returns one outcome per item, in the order of
@@ -179,7 +182,9 @@ async fn apply_creates(
     }
     let mut outcomes = Vec::with_capacity(creates.len());
     while let Some(done) = tasks.join_next().await {
-        outcomes.extend(done.expect("an apply task never panics"));
+        let done = done.expect("an apply task never panics");
+        options.progress.advance(done.len());
+        outcomes.extend(done);
     }
     outcomes
 }
@@ -300,6 +305,7 @@ async fn apply_each(
     let mut outcomes = Vec::with_capacity(indices.len());
     while let Some(done) = tasks.join_next().await {
         outcomes.push(done.expect("an apply task never panics"));
+        options.progress.advance(1);
     }
     outcomes
 }

@@ -15,10 +15,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::daemon;
+use crate::report::junit::{self, JunitOptions};
+use crate::report::markdown::{self, MarkdownOptions};
 use crate::report::text::{self, TextOptions};
-use crate::report::{Mode, RunReport};
+use crate::report::{Mode, RunReport, diff};
 use crate::sandbox;
 use crate::sync::{RunOptions, Runner, load_sources};
+
+mod manual;
 
 /// Success, and with `--detailed-exitcode` no change pending.
 pub const EXIT_OK: i32 = 0;
@@ -78,6 +82,10 @@ pub enum Command {
     /// Keep syncing: at start, when a source or the config changes, and on
     /// `daemon.schedule`; serve /healthz /readyz /metrics /status.
     Run(DaemonArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) of grantsync or of one of its commands.
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +105,19 @@ pub struct DaemonArgs {
     /// Sync once, as at start, and exit with the code `apply` would.
     #[arg(long)]
     pub once: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command (`plan`, `apply`, ...) for its own page; grantsync's otherwise.
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -125,7 +146,7 @@ pub struct RunArgs {
     /// Refuse an environment with unresolved references.
     #[arg(long)]
     pub strict: bool,
-    /// List live-only assignments outside the managed scope in text output.
+    /// List live-only assignments outside the managed scope (text, markdown, junit).
     #[arg(long)]
     pub show_unmanaged: bool,
 }
@@ -226,22 +247,53 @@ impl From<FaultArgs> for sandbox::Faults {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Grouped by environment and node, for a terminal or a CI log.
     Text,
+    /// The report, for machines.
     Json,
+    /// For a pull-request comment.
+    Markdown,
+    /// A unified diff of live and desired assignments as grants YAML.
+    Diff,
+    /// JUnit XML, one test case per item, for CI test panels.
+    Junit,
+}
+
+/// What a command may say on stderr besides errors.
+#[derive(Debug, Clone, Copy)]
+struct Stderr {
+    quiet: bool,
+    verbose: u8,
 }
 
 /// Runs a parsed command line and returns the process's exit code.
 pub async fn run(cli: Cli) -> i32 {
+    let stderr = Stderr {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
     match cli.command {
-        Command::Plan(args) => run_sync(Mode::Plan, args.run, false, false).await,
+        Command::Plan(args) => run_sync(Mode::Plan, args.run, false, false, stderr).await,
         Command::Apply(args) => {
             run_sync(
                 Mode::Apply,
                 args.run,
                 args.allow_mass_revoke,
                 args.allow_source_shrink,
+                stderr,
             )
             .await
+        }
+        Command::Completions(args) => finish_output(manual::write_completions(
+            args.shell,
+            &mut std::io::stdout(),
+        )),
+        Command::Man(args) => {
+            match manual::write_man(args.command.as_deref(), &mut std::io::stdout()) {
+                Ok(()) => EXIT_OK,
+                Err(manual::Error::Write(error)) => finish_output(Err(error)),
+                Err(error) => fail(&error),
+            }
         }
         Command::Validate(args) => validate(&args),
         Command::Sandbox(args) => {
@@ -307,6 +359,7 @@ async fn run_sync(
     args: RunArgs,
     allow_mass_revoke: bool,
     allow_source_shrink: bool,
+    stderr: Stderr,
 ) -> i32 {
     let config = match Config::load(&args.config) {
         Ok(config) => config,
@@ -325,6 +378,9 @@ async fn run_sync(
     options.allow_mass_revoke = allow_mass_revoke;
     options.allow_source_shrink = allow_source_shrink;
     options.strict = args.strict;
+    // Log lines would tear a progress bar; with -v they are the progress.
+    options.progress = !stderr.quiet && stderr.verbose == 0;
+    options.keep_assignments = args.format == Format::Diff;
     let signals = crate::signal::cancel_on_signal(options.cancel.clone());
 
     let mut runner = Runner::new(config, args.state_dir.clone());
@@ -345,11 +401,13 @@ async fn run_sync(
             ),
         }
     }
-    if let Err(error) = print_report(&report, &args)
-        && error.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        eprintln!("error: cannot write the output: {error}");
+    if finish_output(print_report(&report, &args)) != EXIT_OK {
         return EXIT_ERROR;
+    }
+    if args.format == Format::Diff && !stderr.quiet {
+        for note in diff::left_out(&report) {
+            eprintln!("warning: {note}");
+        }
     }
     for env in &report.environments {
         if let Some(error) = &env.error {
@@ -367,17 +425,34 @@ async fn run_sync(
 
 fn print_report(report: &RunReport, args: &RunArgs) -> std::io::Result<()> {
     let mut out = anstream::stdout().lock();
+    let show_unmanaged = args.show_unmanaged;
     match args.format {
         Format::Json => writeln!(out, "{}", report.to_json())?,
-        Format::Text => text::render(
-            report,
-            TextOptions {
-                show_unmanaged: args.show_unmanaged,
-            },
-            &mut out,
-        )?,
+        Format::Text => text::render(report, TextOptions { show_unmanaged }, &mut out)?,
+        Format::Markdown => {
+            let options = MarkdownOptions {
+                show_unmanaged,
+                ..MarkdownOptions::default()
+            };
+            markdown::render(report, options, &mut out)?
+        }
+        Format::Diff => diff::render(report, &mut out)?,
+        Format::Junit => junit::render(report, JunitOptions { show_unmanaged }, &mut out)?,
     }
     out.flush()
+}
+
+/// The exit code after writing the product to stdout: a closed pipe is a
+/// quiet success (`grantsync plan | head`), any other failure an error.
+fn finish_output(result: std::io::Result<()>) -> i32 {
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
+        Err(error) => {
+            eprintln!("error: cannot write the output: {error}");
+            EXIT_ERROR
+        }
+    }
 }
 
 /// The exit code of a plan or apply.
@@ -437,11 +512,6 @@ fn validate(args: &ValidateArgs) -> i32 {
 }
 
 fn fail(error: &dyn std::error::Error) -> i32 {
-    eprintln!("error: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
-        source = cause.source();
-    }
+    eprintln!("error: {}", crate::error_chain(error));
     EXIT_ERROR
 }

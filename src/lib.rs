@@ -25,3 +25,19 @@ pub mod signal;
 pub mod state;
 pub mod sync;
 pub mod yaml;
+
+/// An error and its causes on one line, `what failed: why: why`, leaving out
+/// a cause whose text the message already carries.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -91,7 +91,7 @@ impl Catalog {
         };
         found.ok_or_else(|| {
             let hint = match reference {
-                IdentityRef::Email(email) => nearest(email, self.by_email.keys()),
+                IdentityRef::Email(email) => nearest_email(email, self.by_email.keys()),
                 _ => None,
             };
             with_hint(format!("unknown identity \"{reference}\""), hint)
@@ -205,18 +205,41 @@ fn with_hint(message: String, hint: Option<&str>) -> String {
 }
 
 /// The known name closest to `wanted`, when it is close enough to be a typo:
-/// at most two edits away (three for long names). A looser match would offer
-/// another person's email, or a sibling department, as the fix.
+/// at most two edits away (three for long names); ties go to the name that
+/// sorts first, so the hint is the same on every run. A looser match would
+/// offer a sibling department, or another person, as the fix.
 pub fn nearest<'a>(wanted: &str, known: impl Iterator<Item = &'a String>) -> Option<&'a str> {
     let allowed = if wanted.chars().count() >= 12 { 3 } else { 2 };
-    let mut best: Option<(&str, usize)> = None;
+    let mut best: Option<(usize, &str)> = None;
     for candidate in known {
         let distance = strsim::damerau_levenshtein(wanted, candidate);
-        if distance <= allowed && best.is_none_or(|(_, top)| distance < top) {
-            best = Some((candidate, distance));
+        if distance <= allowed && best.is_none_or(|top| (distance, candidate.as_str()) < top) {
+            best = Some((distance, candidate));
         }
     }
-    best.map(|(name, _)| name)
+    best.map(|(_, name)| name)
+}
+
+/// The known email closest to `wanted`: same domain, and a local part at
+/// most one edit away per four characters. Emails of different people are
+/// often a few letters apart, so anything looser would name a colleague.
+fn nearest_email<'a>(wanted: &str, known: impl Iterator<Item = &'a String>) -> Option<&'a str> {
+    let (local, domain) = wanted.rsplit_once('@')?;
+    let allowed = (local.chars().count() / 4).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in known {
+        let Some((their_local, their_domain)) = candidate.rsplit_once('@') else {
+            continue;
+        };
+        if their_domain != domain {
+            continue;
+        }
+        let distance = strsim::damerau_levenshtein(local, their_local);
+        if distance <= allowed && best.is_none_or(|top| (distance, candidate.as_str()) < top) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, email)| email)
 }
 
 #[cfg(test)]

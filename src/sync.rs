@@ -22,6 +22,8 @@ use crate::config::{Config, EnvironmentConfig, Source};
 use crate::desired::{self, SourceOutput};
 use crate::plan::rails::{self, Refusal};
 use crate::plan::{PlanInput, ResolvedScope, plan_environment};
+use crate::report::assignments::assignment_sets;
+use crate::report::progress::Progress;
 use crate::report::{EnvironmentReport, Mode, RunReport};
 use crate::resolve::Catalog;
 use crate::sandbox::{self, Sandbox};
@@ -49,6 +51,10 @@ pub struct RunOptions {
     /// The run's id, for a caller that gathers several runs into one report;
     /// a new one when `None`.
     pub run_id: Option<String>,
+    /// Draw a progress bar on stderr during long applies, when it is a terminal.
+    pub progress: bool,
+    /// Keep every live and desired assignment in the report, for `--format diff`.
+    pub keep_assignments: bool,
 }
 
 impl RunOptions {
@@ -64,6 +70,8 @@ impl RunOptions {
             cancel: CancellationToken::new(),
             desired: HashMap::new(),
             run_id: None,
+            progress: false,
+            keep_assignments: false,
         }
     }
 }
@@ -171,7 +179,10 @@ impl Runner {
         };
 
         let client = self.client_for(env, options).await?;
-        let live_env = client.environment().await.map_err(|e| e.to_string())?;
+        let live_env = client
+            .environment()
+            .await
+            .map_err(|e| crate::error_chain(&e))?;
         if !live_env.name.eq_ignore_ascii_case(&env.name) {
             let refusal = Refusal {
                 rail: "environment",
@@ -187,7 +198,7 @@ impl Runner {
         }
 
         let (catalog, live) = tokio::try_join!(Catalog::fetch(&client), client.list_assignments())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| crate::error_chain(&e))?;
         let prune = env.prune.enabled || options.prune;
         let scope = resolve_scope(env, &catalog, prune)?;
         let plan = plan_environment(PlanInput {
@@ -245,8 +256,10 @@ impl Runner {
                 bulk_size: env.api.bulk_size,
                 concurrency: env.api.concurrency,
                 cancel: options.cancel.clone(),
+                progress: Progress::for_apply(&env.name, plan.summary.changes(), options.progress),
             };
             let outcomes = apply_plan(&client, &plan, &apply_options).await;
+            apply_options.progress.finish();
             if !options.cancel.is_cancelled()
                 && let Err(error) = self.state.save_source_sizes(&env.name, &plan.source_sizes)
             {
@@ -262,6 +275,9 @@ impl Runner {
         let mut report = EnvironmentReport::new(&plan, outcomes.as_deref());
         report.refusals = refusals;
         report.calls = Some(client.stats().snapshot());
+        if options.keep_assignments {
+            report.assignments = Some(assignment_sets(&live, &plan, &catalog));
+        }
         Ok(report)
     }
 
@@ -295,9 +311,12 @@ impl Runner {
                     allow_remote: false,
                 };
                 let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-                let started = Sandbox::start(sandbox_options, listen)
-                    .await
-                    .map_err(|e| format!("cannot start the embedded sandbox: {e}"))?;
+                let started = Sandbox::start(sandbox_options, listen).await.map_err(|e| {
+                    format!(
+                        "cannot start the embedded sandbox: {}",
+                        crate::error_chain(&e)
+                    )
+                })?;
                 tracing::info!(url = %started.url(), "embedded sandbox started");
                 self.sandboxes.insert(directory.clone(), started);
             }
@@ -312,8 +331,8 @@ impl Runner {
                     .sandbox
                     .as_ref()
                     .expect("a key source is required unless embedded");
-                let found =
-                    sandbox::first_key(&seed.directory, &env.name).map_err(|e| e.to_string())?;
+                let found = sandbox::first_key(&seed.directory, &env.name)
+                    .map_err(|e| crate::error_chain(&e))?;
                 ApiKey::new(found.ok_or_else(|| {
                     format!(
                         "the sandbox directory {} lists no API key for environment {}",

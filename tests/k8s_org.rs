@@ -198,6 +198,7 @@ async fn creates_made_behind_its_back_end_as_already_assigned() {
         bulk_size: 500,
         concurrency: 4,
         cancel: Default::default(),
+        progress: Default::default(),
     };
     let outcomes = apply_plan(&client, &plan, &options).await;
     let mut already = 0;

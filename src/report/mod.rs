@@ -2,10 +2,19 @@
 //!
 //! A plan and an apply report share one shape ([`RunReport`]), written as
 //! JSON (`plan --format json`, and the file every run leaves under the state
-//! directory) or as text for people (`text.rs`). Reports on disk are written
-//! whole (to a temporary file, then renamed) and only the newest `keep` are
-//! kept.
+//! directory) or rendered for people: text for a terminal or CI log
+//! (`text.rs`), Markdown for a pull-request comment (`markdown.rs`), a
+//! unified diff of live and desired assignments (`diff.rs`, fed by
+//! `assignments.rs`) and JUnit XML for CI test panels (`junit.rs`). Reports
+//! on disk are written whole (to a temporary file, then renamed) and only the
+//! newest `keep` are kept.
 
+pub mod assignments;
+pub mod diff;
+pub mod junit;
+mod labels;
+pub mod markdown;
+pub mod progress;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -13,6 +22,8 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::Serialize;
+
+pub use assignments::AssignmentSets;
 
 use crate::api::CallCounts;
 use crate::apply::Outcome;
@@ -61,6 +72,10 @@ pub struct EnvironmentReport {
     /// Calls made to the service.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calls: Option<CallCounts>,
+    /// Every live assignment and every one the plan leaves, for the diff
+    /// format; kept out of the JSON, which lists changes only.
+    #[serde(skip)]
+    pub assignments: Option<AssignmentSets>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -155,6 +170,7 @@ impl EnvironmentReport {
             error: None,
             outcomes,
             calls: None,
+            assignments: None,
         }
     }
 
@@ -169,6 +185,7 @@ impl EnvironmentReport {
             error: Some(error),
             outcomes: None,
             calls: None,
+            assignments: None,
         }
     }
 
