@@ -34,6 +34,7 @@ use crate::report::RunReport;
 /// lost (an overflowing inotify queue, a network filesystem that sends
 /// none, a directory replaced between two watches); a minute bounds how
 /// long such a change waits, and reading a few files a minute costs nothing.
+/// A sync that could not reach the service is retried at the same pace.
 const RESCAN_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A burst of events is waited out for at most this many debounce periods,
@@ -101,6 +102,9 @@ pub struct Controller<S: Syncer> {
     last_good: HashMap<String, Arc<Vec<SourceOutput>>>,
     fingerprint: Option<blake3::Hash>,
     config_fingerprint: Option<blake3::Hash>,
+    /// The last sync failed in an environment for another reason than its
+    /// files (the service unreachable): the next rescan syncs again.
+    retry: bool,
     /// The files of the last reading, to place the watches before the next.
     files: BTreeSet<PathBuf>,
     watcher: Option<DirWatcher>,
@@ -141,6 +145,7 @@ impl<S: Syncer> Controller<S> {
             last_good: HashMap::new(),
             fingerprint: None,
             config_fingerprint: None,
+            retry: false,
             files: BTreeSet::new(),
             watcher: parts.watcher,
             wake: parts.wake,
@@ -226,7 +231,8 @@ impl<S: Syncer> Controller<S> {
         }
     }
 
-    /// Reads the files; syncs when they changed into something valid.
+    /// Reads the files; syncs when they changed into something valid, and
+    /// on a rescan when the last sync could not reach an environment.
     async fn check(&mut self, reason: Reason) {
         let reading = self.read();
         if self.fingerprint != Some(reading.fingerprint) {
@@ -236,6 +242,9 @@ impl<S: Syncer> Controller<S> {
             } else {
                 self.absorb(&reading);
             }
+        } else if reason == Reason::Rescan && self.retry {
+            tracing::info!("retrying the environments the last sync could not sync");
+            self.sync(Reason::Retry, reading).await;
         }
         self.shared.progress.send_modify(|p| p.checks += 1);
     }
@@ -282,7 +291,7 @@ impl<S: Syncer> Controller<S> {
         self.config_fingerprint = Some(reading.config_fingerprint);
         if let Ok(config) = &reading.config {
             let settings = Settings::from_config(config).expect("checked when read");
-            if settings.listen != self.settings.listen {
+            if config_changed && settings.listen != self.settings.listen {
                 tracing::warn!(listen = %settings.listen, "daemon.listen changed; the endpoints stay where they are until a restart");
             }
             if config_changed {
@@ -386,6 +395,12 @@ impl<S: Syncer> Controller<S> {
                 None
             }
         };
+        self.retry = report.environments.iter().any(|env| {
+            let from_files = targets
+                .iter()
+                .any(|t| t.name == env.name && !matches!(t.desired, Desired::Nothing(_)));
+            env.error.is_some() && from_files
+        });
         self.record(reason, &report, &output.durations, &targets, report_path);
         self.shared.progress.send_modify(|p| p.syncs_finished += 1);
         report

@@ -1,7 +1,8 @@
 //! The daemon, `grantsync run`: keeps the service in the declared state.
 //!
 //! It syncs (applies) once at start, again when the config or a source
-//! changes, and on `daemon.schedule` to correct drift made behind its back.
+//! changes, and on `daemon.schedule` to correct drift made behind its back;
+//! a sync that could not reach the service is retried every minute.
 //! Start reading at [`Daemon::start`]; the loop is in `controller.rs`.
 //!
 //! - `reading.rs`: the config and the sources as they are on disk, and one

@@ -33,6 +33,8 @@ pub enum Reason {
     Rescan,
     /// `daemon.schedule`.
     Schedule,
+    /// The last sync could not reach an environment.
+    Retry,
 }
 
 impl Reason {
@@ -42,6 +44,7 @@ impl Reason {
             Reason::Change => "change",
             Reason::Rescan => "rescan",
             Reason::Schedule => "schedule",
+            Reason::Retry => "retry",
         }
     }
 }

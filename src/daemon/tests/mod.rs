@@ -42,6 +42,8 @@ type Call = Vec<(String, DesiredFrom, usize)>;
 struct RecordingSyncer {
     calls: Arc<Mutex<Vec<Call>>>,
     gate: Option<Arc<Semaphore>>,
+    /// This many syncs fail as if the service were unreachable.
+    unreachable_for: usize,
 }
 
 impl Syncer for RecordingSyncer {
@@ -71,10 +73,12 @@ impl Syncer for RecordingSyncer {
         }
         let now = Timestamp::now();
         let mut report = RunReport::new(Mode::Apply, now, now);
+        let unreachable = self.calls.lock().unwrap().len() <= self.unreachable_for;
         for target in targets {
             let mut env = EnvironmentReport::failed(&target.name, String::new());
             match &target.desired {
                 Desired::Nothing(errors) => env.error = Some(errors.join("\n")),
+                _ if unreachable => env.error = Some("connection refused".into()),
                 _ => {
                     env.error = None;
                     env.summary.unchanged = target.desired.grants();

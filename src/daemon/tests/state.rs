@@ -336,3 +336,45 @@ async fn the_schedule_syncs_at_each_of_its_times() {
     assert_eq!(next_run.as_second() % 60, 0, "{next_run}");
     running.abort();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_sync_that_could_not_reach_the_service_is_retried_on_the_rescan() {
+    let tree = Tree::new();
+    let config = Config::load(&tree.config()).unwrap();
+    let shared = shared_state(&config);
+    let mut progress = shared.progress.subscribe();
+    let (_wake_tx, wake) = tokio::sync::mpsc::channel(1);
+    let syncer = RecordingSyncer {
+        unreachable_for: 2,
+        ..RecordingSyncer::default()
+    };
+    let calls = Arc::clone(&syncer.calls);
+    let controller = Controller::new(Parts {
+        syncer,
+        config_path: tree.config(),
+        selected: Vec::new(),
+        state_dir: Some(tree.path("state")),
+        shared: Arc::clone(&shared),
+        settings: Settings::from_config(&config).unwrap(),
+        config,
+        watcher: None,
+        wake,
+        shutdown: CancellationToken::new(),
+        clock: paused_clock(),
+    });
+    let running = tokio::spawn(controller.run());
+
+    // Two failures, then a success; the deadline is in paused time.
+    let ready = tokio::time::timeout(Duration::from_secs(3600), progress.wait_for(|p| p.ready))
+        .await
+        .is_ok();
+    assert!(ready, "never ready: {:?}", shared.snapshot().not_ready);
+    assert_eq!(calls.lock().unwrap().len(), 3);
+    assert_eq!(shared.snapshot().last_sync.unwrap().reason, Reason::Retry);
+
+    // Once it got through, a rescan with nothing changed syncs no more.
+    let checks = progress.borrow().checks;
+    let _ = progress.wait_for(|p| p.checks >= checks + 2).await;
+    assert_eq!(calls.lock().unwrap().len(), 3);
+    running.abort();
+}
