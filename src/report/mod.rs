@@ -203,7 +203,7 @@ impl RunReport {
             version: env!("CARGO_PKG_VERSION"),
             run_id: format!(
                 "{}-{}",
-                started_at.strftime("%Y%m%dT%H%M%SZ"),
+                started_at.strftime("%Y%m%dT%H%M%S%.6fZ"),
                 &uuid::Uuid::new_v4().simple().to_string()[..8]
             ),
             mode,
@@ -274,6 +274,25 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names.len(), 3);
-        assert!(names[0].starts_with("20261201T120200Z"), "{names:?}");
+        assert!(names[0].starts_with("20261201T120200.000000Z"), "{names:?}");
+    }
+
+    #[test]
+    fn reports_of_the_same_second_keep_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut newest = String::new();
+        for micros in [900_000, 100_000, 500_000] {
+            let at = Timestamp::from_microsecond(1_796_040_000_000_000 + micros).unwrap();
+            let report = RunReport::new(Mode::Apply, at, at);
+            if micros == 900_000 {
+                newest = report.run_id.clone();
+            }
+            report.write(dir.path(), 1).unwrap();
+        }
+        let kept: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(kept, [format!("{newest}.json")]);
     }
 }
