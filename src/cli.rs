@@ -14,8 +14,9 @@ use jiff::Timestamp;
 use crate::config::Config;
 use crate::report::text::{self, TextOptions};
 use crate::report::{Mode, RunReport};
-use crate::sandbox;
-use crate::sync::{RunOptions, Runner, load_sources};
+use crate::saved_plan::{self, SavedPlan};
+use crate::sync::{RunOptions, Runner};
+use crate::{explain, export, sandbox, schema, validate};
 
 /// Success, and with `--detailed-exitcode` no change pending.
 pub const EXIT_OK: i32 = 0;
@@ -68,10 +69,16 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the service match the files.
     Apply(ApplyArgs),
-    /// Check the config and every source offline.
+    /// Check the config and every source, and the names they use against the service.
     Validate(ValidateArgs),
     /// Run a local implementation of the access service's API.
     Sandbox(SandboxArgs),
+    /// Write the live assignments of an environment as grants files.
+    Export(ExportArgs),
+    /// Show one identity's grants: where each is declared, what is live, what the plan does.
+    Explain(ExplainArgs),
+    /// Print or write the JSON Schemas of grantsync's files.
+    Schema(SchemaArgs),
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +116,9 @@ pub struct RunArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    /// Also save the plan to FILE, for a reviewed `apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +131,10 @@ pub struct ApplyArgs {
     /// Allow a source that shrank past `limits.max_source_shrink`, or is empty.
     #[arg(long)]
     pub allow_source_shrink: bool,
+    /// Apply exactly the plan `plan --out` saved in FILE; refused when a
+    /// file or the live state moved since.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["environments", "prune", "now"])]
+    pub plan: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +142,71 @@ pub struct ValidateArgs {
     /// The config file.
     #[arg(long, short = 'c', default_value = "grantsync.yaml")]
     pub config: PathBuf,
+    /// Only this environment (repeatable); all by default.
+    #[arg(long = "env", value_name = "NAME")]
+    pub environments: Vec<String>,
+    /// Check the files alone; do not ask the service whether the names exist.
+    #[arg(long)]
+    pub offline: bool,
+    /// Where the embedded sandbox keeps its store; `.grantsync/` beside the config by default.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The config file.
+    #[arg(long, short = 'c', default_value = "grantsync.yaml")]
+    pub config: PathBuf,
+    /// The environment to export; needed when the config has more than one.
+    #[arg(long = "env", value_name = "NAME")]
+    pub environment: Option<String>,
+    /// The directory to write the grants files into, one per root node.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace files that already exist.
+    #[arg(long)]
+    pub force: bool,
+    /// Where the embedded sandbox keeps its store; `.grantsync/` beside the config by default.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// What the files' `$schema` line points at; by default the nearest
+    /// `schemas/grants.schema.json` above DIR, else a copy written into DIR.
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub schema_ref: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The identity: an email, `external:<HR id>`, or a UUID.
+    pub identity: String,
+    /// The config file.
+    #[arg(long, short = 'c', default_value = "grantsync.yaml")]
+    pub config: PathBuf,
+    /// Only this environment (repeatable); all by default.
+    #[arg(long = "env", value_name = "NAME")]
+    pub environments: Vec<String>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Explain the plan as it would be with pruning on.
+    #[arg(long)]
+    pub prune: bool,
+    /// Plan as of this instant (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<Timestamp>,
+    /// Where reports and other state go; `.grantsync/` beside the config by default.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The schema to print, by file name (`grants.schema.json`); lists them when left out.
+    pub name: Option<String>,
+    /// Write every schema into DIR instead of printing one.
+    #[arg(long, value_name = "DIR", conflicts_with = "name")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -208,17 +287,33 @@ pub enum Format {
 /// Runs a parsed command line and returns the process's exit code.
 pub async fn run(cli: Cli) -> i32 {
     match cli.command {
-        Command::Plan(args) => run_sync(Mode::Plan, args.run, false, false).await,
+        Command::Plan(args) => {
+            let reviewed = args.out.map_or(Reviewed::No, Reviewed::Save);
+            run_sync(Mode::Plan, args.run, false, false, reviewed).await
+        }
         Command::Apply(args) => {
+            let reviewed = args.plan.map_or(Reviewed::No, Reviewed::Apply);
             run_sync(
                 Mode::Apply,
                 args.run,
                 args.allow_mass_revoke,
                 args.allow_source_shrink,
+                reviewed,
             )
             .await
         }
-        Command::Validate(args) => validate(&args),
+        Command::Validate(args) => {
+            let options = validate::Options {
+                config: args.config,
+                environments: args.environments,
+                offline: args.offline,
+                state_dir: args.state_dir,
+            };
+            validate::run(&options).await
+        }
+        Command::Export(args) => run_export(args).await,
+        Command::Explain(args) => run_explain(args).await,
+        Command::Schema(args) => run_schema(args),
         Command::Sandbox(args) => {
             let options = sandbox::Options {
                 directory: args.directory,
@@ -236,11 +331,19 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
+/// Whether a plan is saved for review, or a reviewed plan applied.
+enum Reviewed {
+    No,
+    Save(PathBuf),
+    Apply(PathBuf),
+}
+
 async fn run_sync(
     mode: Mode,
     args: RunArgs,
     allow_mass_revoke: bool,
     allow_source_shrink: bool,
+    reviewed: Reviewed,
 ) -> i32 {
     let config = match Config::load(&args.config) {
         Ok(config) => config,
@@ -262,12 +365,24 @@ async fn run_sync(
     let signals = crate::signal::cancel_on_signal(options.cancel.clone());
 
     let mut runner = Runner::new(config, args.state_dir.clone());
-    let result = runner.run(&options).await;
+    let mut not_saved = false;
+    let result: Result<RunReport, Box<dyn std::error::Error>> = match &reviewed {
+        Reviewed::No => runner.run(&options).await.map_err(Into::into),
+        Reviewed::Apply(path) => apply_reviewed(&mut runner, path, &mut options).await,
+        Reviewed::Save(path) => {
+            let result = plan_and_save(&mut runner, path, &options).await;
+            if let Ok((_, Err(error))) = &result {
+                fail(error);
+                not_saved = true;
+            }
+            result.map(|(report, _)| report)
+        }
+    };
     runner.shutdown().await;
     signals.abort();
     let report = match result {
         Ok(report) => report,
-        Err(error) => return fail(&error),
+        Err(error) => return fail(&*error),
     };
 
     if mode == Mode::Apply {
@@ -296,7 +411,178 @@ async fn run_sync(
     if report.interrupted {
         eprintln!("error: interrupted; items not sent are reported as not_attempted");
     }
+    if not_saved {
+        return EXIT_ERROR;
+    }
     exit_code(&report, args.detailed_exitcode)
+}
+
+/// Plans with every environment's inputs captured, and saves the plan.
+/// The report comes back even when the plan could not be saved.
+async fn plan_and_save(
+    runner: &mut Runner,
+    path: &std::path::Path,
+    options: &RunOptions,
+) -> Result<(RunReport, Result<(), saved_plan::Error>), Box<dyn std::error::Error>> {
+    let inputs = saved_plan::all_input_digests(runner.config(), &options.environments)?;
+    let mut options = options.clone();
+    options.capture = true;
+    let report = runner.run(&options).await?;
+    let captured = runner.take_captured();
+    let saved = SavedPlan::new(
+        runner.config(),
+        options.now,
+        options.prune,
+        &captured,
+        &report,
+        &inputs,
+    )
+    .and_then(|saved| saved.write(path));
+    if saved.is_ok() {
+        eprintln!(
+            "plan saved to {}; apply exactly this plan with `grantsync apply --plan {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok((report, saved))
+}
+
+/// Applies a saved plan, with the environments and clock it was made with.
+async fn apply_reviewed(
+    runner: &mut Runner,
+    path: &std::path::Path,
+    options: &mut RunOptions,
+) -> Result<RunReport, Box<dyn std::error::Error>> {
+    let saved = SavedPlan::read(path)?;
+    options.environments = saved.environment_names();
+    options.now = saved.now;
+    tracing::info!(path = %path.display(), created_at = %saved.created_at, "applying a saved plan");
+    Ok(saved_plan::apply_saved(runner, &saved, options).await?)
+}
+
+async fn run_export(args: ExportArgs) -> i32 {
+    let options = export::Options {
+        config: args.config,
+        environment: args.environment,
+        out: args.out,
+        force: args.force,
+        state_dir: args.state_dir,
+        schema_ref: args.schema_ref,
+    };
+    match export::export(&options).await {
+        Ok(exported) => {
+            for path in &exported.files {
+                println!("{}", validate::shown_path(path));
+            }
+            eprintln!(
+                "exported {} assignments of environment {} into {} files",
+                exported.assignments,
+                exported.environment,
+                exported.files.len()
+            );
+            for path in &exported.left_alone {
+                eprintln!(
+                    "warning: {} was already there and is left as it is; remove it if the export replaces it",
+                    validate::shown_path(path)
+                );
+            }
+            EXIT_OK
+        }
+        Err(error) => fail(&error),
+    }
+}
+
+async fn run_explain(args: ExplainArgs) -> i32 {
+    let config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(error) => return fail(&error),
+    };
+    let mut options = RunOptions::new(Mode::Plan);
+    options.environments = args.environments;
+    options.prune = args.prune;
+    options.now = args.now;
+    let mut runner = Runner::new(config, args.state_dir);
+    let result = explain::explain(&mut runner, &args.identity, &options).await;
+    runner.shutdown().await;
+    let explanation = match result {
+        Ok(explanation) => explanation,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_ERROR;
+        }
+    };
+    let mut out = anstream::stdout().lock();
+    let written = match args.format {
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&explanation).expect("an explanation serializes")
+        ),
+        Format::Text => explain::render_text(&explanation, &mut out),
+    };
+    if let Err(error) = written.and_then(|()| out.flush())
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write the output: {error}");
+        return EXIT_ERROR;
+    }
+    let failed = explanation.environments.iter().any(|e| e.error.is_some());
+    let unknown_everywhere = explanation
+        .environments
+        .iter()
+        .all(|e| e.known.is_none() && e.grants.is_empty());
+    if failed || unknown_everywhere {
+        for env in &explanation.environments {
+            if let Some(unknown) = &env.unknown {
+                eprintln!("error: environment {}: {unknown}", env.name);
+            }
+        }
+        return EXIT_ERROR;
+    }
+    EXIT_OK
+}
+
+fn run_schema(args: SchemaArgs) -> i32 {
+    if let Some(dir) = &args.out {
+        return match schema::write_all(dir) {
+            Ok(written) => {
+                for path in written {
+                    println!("{}", path.display());
+                }
+                EXIT_OK
+            }
+            Err(error) => {
+                eprintln!(
+                    "error: cannot write the schemas into {}: {error}",
+                    dir.display()
+                );
+                EXIT_ERROR
+            }
+        };
+    }
+    match args.name.as_deref() {
+        None => {
+            for file in schema::all() {
+                println!("{}", file.name);
+            }
+            EXIT_OK
+        }
+        Some(name) => match schema::named(name) {
+            Some(file) => {
+                print!("{}", file.text());
+                EXIT_OK
+            }
+            None => {
+                let names: Vec<&str> = schema::all().iter().map(|f| f.name).collect();
+                eprintln!(
+                    "error: no schema \"{name}\"; there are: {}",
+                    names.join(", ")
+                );
+                EXIT_ERROR
+            }
+        },
+    }
 }
 
 fn print_report(report: &RunReport, args: &RunArgs) -> std::io::Result<()> {
@@ -334,40 +620,6 @@ pub fn exit_code(report: &RunReport, detailed: bool) -> i32 {
         return EXIT_CHANGES;
     }
     EXIT_OK
-}
-
-fn validate(args: &ValidateArgs) -> i32 {
-    let config = match Config::load(&args.config) {
-        Ok(config) => config,
-        Err(error) => return fail(&error),
-    };
-    let mut failed = false;
-    for env in &config.environments {
-        match load_sources(&config.base_dir, env, Timestamp::now()) {
-            Ok(sources) => {
-                let grants: usize = sources.iter().map(|s| s.grants.len()).sum();
-                let rows: usize = sources.iter().map(|s| s.row_errors.len()).sum();
-                println!(
-                    "environment {}: {grants} grants from {} sources, valid",
-                    env.name,
-                    sources.len()
-                );
-                for source in &sources {
-                    for row in &source.row_errors {
-                        println!("  row error {}: {}", row.origin, row.message);
-                    }
-                }
-                if rows > 0 {
-                    println!("  {rows} rows would be left out");
-                }
-            }
-            Err(error) => {
-                failed = true;
-                eprintln!("error: environment {}: {error}", env.name);
-            }
-        }
-    }
-    if failed { EXIT_ERROR } else { EXIT_OK }
 }
 
 fn fail(error: &dyn std::error::Error) -> i32 {

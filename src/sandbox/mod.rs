@@ -31,6 +31,7 @@ pub use faults::{DEFAULT_BULK_LIMIT, Faults};
 pub use stats::{FaultCounts, Stats};
 pub use store::StoreError;
 
+pub(crate) use directory::RawDirectory as DirectoryFile;
 use faults::FaultPlan;
 use server::AppState;
 use store::Store;
