@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use faults::{DEFAULT_BULK_LIMIT, Faults};
+pub use server::ROUTES;
 pub use stats::{FaultCounts, Stats};
 pub use store::StoreError;
 
