@@ -104,43 +104,33 @@ pub async fn validate(options: &Options) -> Findings {
     };
 
     let now = Timestamp::now();
-    let mut reads = Vec::with_capacity(selected.len());
+    let mut runner =
+        (!options.offline).then(|| Runner::new(config.clone(), options.state_dir.clone()));
     for env in &selected {
+        let errors_before = findings.errors();
+        let first = findings.diagnostics.len();
         let read = read_sources(&config, env, now, &in_config, &mut findings.diagnostics);
-        reads.push(read);
-    }
 
-    let mut catalogs: HashMap<String, Catalog> = HashMap::new();
-    if !options.offline {
-        let mut runner = Runner::new(config.clone(), options.state_dir.clone());
-        let run_options = RunOptions::new(Mode::Plan);
-        for env in &selected {
-            let fetched = match runner.connect(env, &run_options).await {
-                Ok(client) => Catalog::fetch(&client).await.map_err(|e| e.to_string()),
-                Err(message) => Err(message),
-            };
-            match fetched {
-                Ok(catalog) => {
-                    catalogs.insert(env.name.clone(), catalog);
+        let catalog = match &mut runner {
+            Some(runner) => match fetch_catalog(runner, env).await {
+                Ok(catalog) => Some(catalog),
+                Err(message) => {
+                    findings.diagnostics.push(
+                        in_config(
+                            &format!("name: {}", env.name),
+                            format!(
+                                "environment {}: cannot check names against the service: {message}",
+                                env.name
+                            ),
+                        )
+                        .with_hint("fix the API settings, or run `grantsync validate --offline` to check the files alone"),
+                    );
+                    None
                 }
-                Err(message) => findings.diagnostics.push(
-                    in_config(
-                        &format!("name: {}", env.name),
-                        format!(
-                            "environment {}: cannot check names against the service: {message}",
-                            env.name
-                        ),
-                    )
-                    .with_hint("fix the API settings, or run `grantsync validate --offline` to check the files alone"),
-                ),
-            }
-        }
-        runner.shutdown().await;
-    }
-
-    for (env, read) in selected.iter().zip(&reads) {
-        let catalog = catalogs.get(&env.name);
-        if let Some(catalog) = catalog {
+            },
+            None => None,
+        };
+        if let Some(catalog) = &catalog {
             names::check_config(&config.path, &env.name, catalog, &mut findings.diagnostics);
             for path in &read.grants_files {
                 names::check_grants_file(path, catalog, &mut findings.diagnostics);
@@ -158,22 +148,41 @@ pub async fn validate(options: &Options) -> Findings {
         conflicts(
             &config.base_dir,
             &read.desired,
-            catalog,
+            catalog.as_ref(),
             &mut findings.diagnostics,
         );
+
+        // Within an environment, by place: a file reads top to bottom.
+        findings.diagnostics[first..]
+            .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        let errors = findings.errors() - errors_before;
+        let names = match (options.offline, catalog.is_some()) {
+            (true, _) => "names not checked (--offline)",
+            (false, true) => "names checked against the service",
+            (false, false) => "names not checked",
+        };
+        let verdict = match errors {
+            0 => "valid".to_owned(),
+            1 => "1 error".to_owned(),
+            n => format!("{n} errors"),
+        };
         findings.checked.push(format!(
-            "environment {}: {} grants from {} files{}",
+            "environment {}: {} grants from {} files, {names}: {verdict}",
             env.name,
             read.desired.len(),
             read.files,
-            match (options.offline, catalog.is_some()) {
-                (true, _) => ", names not checked (--offline)",
-                (false, true) => ", names checked against the service",
-                (false, false) => "",
-            }
         ));
     }
+    if let Some(runner) = runner {
+        runner.shutdown().await;
+    }
     findings
+}
+
+/// The service's names for one environment, through the client a run makes.
+async fn fetch_catalog(runner: &mut Runner, env: &EnvironmentConfig) -> Result<Catalog, String> {
+    let client = runner.connect(env, &RunOptions::new(Mode::Plan)).await?;
+    Catalog::fetch(&client).await.map_err(|e| e.to_string())
 }
 
 /// Runs `validate` and prints what it found: problems on stderr, one line
@@ -182,14 +191,13 @@ pub async fn run(options: &Options) -> i32 {
     let findings = validate(options).await;
     let mut err = anstream::stderr().lock();
     for diagnostic in &findings.diagnostics {
-        let _ = write!(err, "{}", diagnostic.render());
+        let _ = writeln!(err, "{}", diagnostic.render());
     }
     let errors = findings.errors();
     let warnings = findings.warnings();
     let mut out = anstream::stdout().lock();
     for line in &findings.checked {
-        let verdict = if errors == 0 { "valid" } else { "checked" };
-        let _ = writeln!(out, "{line}: {verdict}");
+        let _ = writeln!(out, "{line}");
     }
     let _ = out.flush();
     if errors > 0 {
@@ -260,6 +268,16 @@ fn read_sources(
                         }
                         Err(errors) => {
                             out.extend(errors.iter().map(|e| file_diagnostic(base, e)));
+                            // The strict reading stops at a YAML error; a
+                            // lenient one still finds the file's other problems.
+                            let parsed = std::fs::read_to_string(&path).is_ok_and(|text| {
+                                yaml::from_str::<grants::GrantsFile>(&text).is_ok()
+                            });
+                            let readable =
+                                parsed || names::check_grants_values(&path, errors[0].line, out);
+                            if readable {
+                                read.grants_files.push(path);
+                            }
                         }
                     }
                 }

@@ -174,7 +174,8 @@ fn underline(text: &str, column: u64) -> (usize, usize) {
             let mut end = rest.len();
             for (i, c) in rest.iter().enumerate() {
                 let comment = *c == '#' && i > 0 && rest[i - 1].is_whitespace();
-                if comment || matches!(c, ',' | ']' | '}') {
+                let key_end = *c == ':' && rest.get(i + 1).is_none_or(|n| n.is_whitespace());
+                if comment || key_end || matches!(c, ',' | ']' | '}') {
                     end = i;
                     break;
                 }
@@ -200,6 +201,8 @@ mod tests {
         assert_eq!(underline("  - {node: acme, role: viewr}", 24), (23, 5));
         assert_eq!(underline("    role: \"dev ops\" # x", 11), (10, 9));
         assert_eq!(underline("  12,bob@example.com,Sales", 0), (2, 24));
+        assert_eq!(underline("    rol: developer", 5), (4, 3));
+        assert_eq!(underline("  - identity: external:E1", 15), (14, 11));
     }
 
     #[test]

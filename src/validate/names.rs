@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::diagnostic::Diagnostic;
-use crate::desired::grants::GrantsFile;
+use crate::desired::grants::parse_instant;
 use crate::desired::{IdentityRef, NodeRef, RoleRef, SourceOutput};
 use crate::resolve::Catalog;
 use crate::yaml;
@@ -32,30 +32,62 @@ fn at<T>(path: &Path, value: &Spanned<T>, message: String) -> Diagnostic {
     .with_hint_from_message()
 }
 
-/// The names of one grants file that read without error.
+/// A grants file read leniently: unknown keys are skipped and every key is
+/// optional, so that a file the strict reading stops on (a misspelt key)
+/// still has its other values checked.
+#[derive(Deserialize)]
+struct LenientFile {
+    #[serde(default)]
+    grants: Vec<LenientEntry>,
+}
+
+#[derive(Deserialize)]
+struct LenientEntry {
+    #[serde(default)]
+    identity: Option<Spanned<String>>,
+    #[serde(default)]
+    identities: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    node: Option<Spanned<String>>,
+    #[serde(default)]
+    role: Option<Spanned<String>>,
+    #[serde(default)]
+    effective_from: Option<Spanned<String>>,
+    #[serde(default)]
+    effective_to: Option<Spanned<String>>,
+}
+
+impl LenientEntry {
+    fn identities(&self) -> impl Iterator<Item = &Spanned<String>> {
+        self.identity.iter().chain(self.identities.iter().flatten())
+    }
+}
+
+fn read_lenient(path: &Path) -> Option<LenientFile> {
+    let text = std::fs::read_to_string(path).ok()?;
+    yaml::from_str::<LenientFile>(&text).ok()
+}
+
+/// The names of one grants file: every node, role and identity it writes
+/// that the service does not have.
 pub(super) fn check_grants_file(path: &Path, catalog: &Catalog, out: &mut Vec<Diagnostic>) {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
-    };
-    let Ok(file) = yaml::from_str::<GrantsFile>(&text) else {
+    let Some(file) = read_lenient(path) else {
         return;
     };
     for entry in &file.grants {
-        if let Ok(node) = NodeRef::parse(&entry.node.value)
-            && let Err(message) = catalog.node(&node)
+        if let Some(node) = &entry.node
+            && let Ok(reference) = NodeRef::parse(&node.value)
+            && let Err(message) = catalog.node(&reference)
         {
-            out.push(at(path, &entry.node, message));
+            out.push(at(path, node, message));
         }
-        if let Ok(role) = RoleRef::parse(&entry.role.value)
-            && let Err(message) = catalog.role(&role)
+        if let Some(role) = &entry.role
+            && let Ok(reference) = RoleRef::parse(&role.value)
+            && let Err(message) = catalog.role(&reference)
         {
-            out.push(at(path, &entry.role, message));
+            out.push(at(path, role, message));
         }
-        let identities = entry
-            .identity
-            .iter()
-            .chain(entry.identities.iter().flatten());
-        for identity in identities {
+        for identity in entry.identities() {
             if let Ok(reference) = IdentityRef::parse(&identity.value)
                 && let Err(message) = catalog.identity(&reference)
             {
@@ -63,6 +95,44 @@ pub(super) fn check_grants_file(path: &Path, catalog: &Catalog, out: &mut Vec<Di
             }
         }
     }
+}
+
+/// The values of a grants file that the strict reading stopped on: each
+/// reference and time that cannot be read, away from the line the strict
+/// reading already reported. Whether the file parses leniently is returned,
+/// so that its names can be checked too.
+pub(super) fn check_grants_values(path: &Path, reported: u64, out: &mut Vec<Diagnostic>) -> bool {
+    let Some(file) = read_lenient(path) else {
+        return false;
+    };
+    let mut found = Vec::new();
+    for entry in &file.grants {
+        if let Some(node) = &entry.node
+            && let Err(message) = NodeRef::parse(&node.value)
+        {
+            found.push(at(path, node, message));
+        }
+        if let Some(role) = &entry.role
+            && let Err(message) = RoleRef::parse(&role.value)
+        {
+            found.push(at(path, role, message));
+        }
+        for identity in entry.identities() {
+            if let Err(message) = IdentityRef::parse(&identity.value) {
+                found.push(at(path, identity, message));
+            }
+        }
+        let times = [(&entry.effective_from, false), (&entry.effective_to, true)];
+        for (value, end_of_day) in times {
+            if let Some(value) = value
+                && let Err(message) = parse_instant(&value.value, end_of_day)
+            {
+                found.push(at(path, value, message));
+            }
+        }
+    }
+    out.extend(found.into_iter().filter(|d| d.line != reported));
+    true
 }
 
 /// The rules of a mapping, for the places of their nodes and roles.
@@ -107,9 +177,13 @@ pub(super) fn check_hr_export(
     for grant in &output.grants {
         let rule = rule_of(grant.origin.detail.as_deref());
         let export = base.join(&*grant.origin.file);
-        let row = |message: String| {
-            Diagnostic::warning(&export, u64::from(grant.origin.line), 0, message)
-                .with_hint_from_message()
+        // `message` is the catalog's, with its hint; `consequence` follows it.
+        let row = |message: String, consequence: &str| {
+            let mut warning =
+                Diagnostic::warning(&export, u64::from(grant.origin.line), 0, message)
+                    .with_hint_from_message();
+            warning.message.push_str(consequence);
+            warning
         };
 
         if let Err(message) = catalog.role(&grant.role) {
@@ -119,7 +193,7 @@ pub(super) fn check_hr_export(
                         out.push(at(mapping, &names.role, format!("rule {n}: {message}")));
                     }
                 }
-                None => rows.push(row(message)),
+                None => rows.push(row(message, "")),
             }
         }
         if let Err(message) = catalog.node(&grant.node) {
@@ -131,7 +205,7 @@ pub(super) fn check_hr_export(
                 }
                 _ => {
                     if rows_seen.insert((grant.origin.line, message.clone())) {
-                        rows.push(row(format!("{message}; a run leaves this row out")));
+                        rows.push(row(message, "; a run leaves this row out"));
                     }
                 }
             }
@@ -139,9 +213,10 @@ pub(super) fn check_hr_export(
         if let Err(message) = catalog.identity(&grant.identity)
             && rows_seen.insert((grant.origin.line, message.clone()))
         {
-            rows.push(row(format!(
-                "{message}; this row's grants stay unresolved until the service has the identity"
-            )));
+            rows.push(row(
+                message,
+                "; this row's grants stay unresolved until the service has the identity",
+            ));
         }
     }
 
