@@ -258,8 +258,11 @@ fn entry(
 
 fn detail(item: &Item) -> Option<String> {
     match item.action {
-        Action::Unmanaged => Some("live only, outside what this config manages".into()),
-        Action::Revoke => Some("live only, inside the prune scope".into()),
+        Action::Unmanaged => Some(
+            "live but declared nowhere; left alone (pruning is off, or it is outside the prune scope)"
+                .into(),
+        ),
+        Action::Revoke => Some("live but declared nowhere, inside the prune scope".into()),
         _ => item.detail.clone(),
     }
 }
