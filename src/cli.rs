@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use crate::config::Config;
 use crate::report::text::{self, TextOptions};
 use crate::report::{Mode, RunReport};
-use crate::saved_plan::{self, SavedPlan};
+use crate::saved_plan;
 use crate::sync::{RunOptions, Runner};
 use crate::{explain, export, sandbox, schema, validate};
 
@@ -311,9 +311,30 @@ pub async fn run(cli: Cli) -> i32 {
             };
             validate::run(&options).await
         }
-        Command::Export(args) => run_export(args).await,
-        Command::Explain(args) => run_explain(args).await,
-        Command::Schema(args) => run_schema(args),
+        Command::Export(args) => {
+            let options = export::Options {
+                config: args.config,
+                environment: args.environment,
+                out: args.out,
+                force: args.force,
+                state_dir: args.state_dir,
+                schema_ref: args.schema_ref,
+            };
+            export::run(&options).await
+        }
+        Command::Explain(args) => {
+            let options = explain::Options {
+                identity: args.identity,
+                config: args.config,
+                environments: args.environments,
+                json: args.format == Format::Json,
+                prune: args.prune,
+                now: args.now,
+                state_dir: args.state_dir,
+            };
+            explain::run(&options).await
+        }
+        Command::Schema(args) => schema::run(args.name.as_deref(), args.out.as_deref()),
         Command::Sandbox(args) => {
             let options = sandbox::Options {
                 directory: args.directory,
@@ -368,15 +389,16 @@ async fn run_sync(
     let mut not_saved = false;
     let result: Result<RunReport, Box<dyn std::error::Error>> = match &reviewed {
         Reviewed::No => runner.run(&options).await.map_err(Into::into),
-        Reviewed::Apply(path) => apply_reviewed(&mut runner, path, &mut options).await,
-        Reviewed::Save(path) => {
-            let result = plan_and_save(&mut runner, path, &options).await;
-            if let Ok((_, Err(error))) = &result {
-                fail(error);
-                not_saved = true;
-            }
-            result.map(|(report, _)| report)
-        }
+        Reviewed::Apply(path) => saved_plan::apply_file(&mut runner, path, &options)
+            .await
+            .map_err(Into::into),
+        Reviewed::Save(path) => saved_plan::plan_and_save(&mut runner, path, &options)
+            .await
+            .map(|(report, saved)| {
+                not_saved = !announce_saved(path, saved);
+                report
+            })
+            .map_err(Into::into),
     };
     runner.shutdown().await;
     signals.abort();
@@ -417,171 +439,21 @@ async fn run_sync(
     exit_code(&report, args.detailed_exitcode)
 }
 
-/// Plans with every environment's inputs captured, and saves the plan.
-/// The report comes back even when the plan could not be saved.
-async fn plan_and_save(
-    runner: &mut Runner,
-    path: &std::path::Path,
-    options: &RunOptions,
-) -> Result<(RunReport, Result<(), saved_plan::Error>), Box<dyn std::error::Error>> {
-    let inputs = saved_plan::all_input_digests(runner.config(), &options.environments)?;
-    let mut options = options.clone();
-    options.capture = true;
-    let report = runner.run(&options).await?;
-    let captured = runner.take_captured();
-    let saved = SavedPlan::new(
-        runner.config(),
-        options.now,
-        options.prune,
-        &captured,
-        &report,
-        &inputs,
-    )
-    .and_then(|saved| saved.write(path));
-    if saved.is_ok() {
-        eprintln!(
-            "plan saved to {}; apply exactly this plan with `grantsync apply --plan {}`",
-            path.display(),
-            path.display()
-        );
-    }
-    Ok((report, saved))
-}
-
-/// Applies a saved plan, with the environments and clock it was made with.
-async fn apply_reviewed(
-    runner: &mut Runner,
-    path: &std::path::Path,
-    options: &mut RunOptions,
-) -> Result<RunReport, Box<dyn std::error::Error>> {
-    let saved = SavedPlan::read(path)?;
-    options.environments = saved.environment_names();
-    options.now = saved.now;
-    tracing::info!(path = %path.display(), created_at = %saved.created_at, "applying a saved plan");
-    Ok(saved_plan::apply_saved(runner, &saved, options).await?)
-}
-
-async fn run_export(args: ExportArgs) -> i32 {
-    let options = export::Options {
-        config: args.config,
-        environment: args.environment,
-        out: args.out,
-        force: args.force,
-        state_dir: args.state_dir,
-        schema_ref: args.schema_ref,
-    };
-    match export::export(&options).await {
-        Ok(exported) => {
-            for path in &exported.files {
-                println!("{}", validate::shown_path(path));
-            }
+/// Says where a plan was saved, or why it was not; whether it was.
+fn announce_saved(path: &std::path::Path, saved: Result<(), saved_plan::Error>) -> bool {
+    match saved {
+        Ok(()) => {
             eprintln!(
-                "exported {} assignments of environment {} into {} files",
-                exported.assignments,
-                exported.environment,
-                exported.files.len()
+                "plan saved to {}; apply exactly this plan with `grantsync apply --plan {}`",
+                path.display(),
+                path.display()
             );
-            for path in &exported.left_alone {
-                eprintln!(
-                    "warning: {} was already there and is left as it is; remove it if the export replaces it",
-                    validate::shown_path(path)
-                );
-            }
-            EXIT_OK
+            true
         }
-        Err(error) => fail(&error),
-    }
-}
-
-async fn run_explain(args: ExplainArgs) -> i32 {
-    let config = match Config::load(&args.config) {
-        Ok(config) => config,
-        Err(error) => return fail(&error),
-    };
-    let mut options = RunOptions::new(Mode::Plan);
-    options.environments = args.environments;
-    options.prune = args.prune;
-    options.now = args.now;
-    let mut runner = Runner::new(config, args.state_dir);
-    let result = explain::explain(&mut runner, &args.identity, &options).await;
-    runner.shutdown().await;
-    let explanation = match result {
-        Ok(explanation) => explanation,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return EXIT_ERROR;
+        Err(error) => {
+            fail(&error);
+            false
         }
-    };
-    let mut out = anstream::stdout().lock();
-    let written = match args.format {
-        Format::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&explanation).expect("an explanation serializes")
-        ),
-        Format::Text => explain::render_text(&explanation, &mut out),
-    };
-    if let Err(error) = written.and_then(|()| out.flush())
-        && error.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        eprintln!("error: cannot write the output: {error}");
-        return EXIT_ERROR;
-    }
-    let failed = explanation.environments.iter().any(|e| e.error.is_some());
-    let unknown_everywhere = explanation
-        .environments
-        .iter()
-        .all(|e| e.known.is_none() && e.grants.is_empty());
-    if failed || unknown_everywhere {
-        for env in &explanation.environments {
-            if let Some(unknown) = &env.unknown {
-                eprintln!("error: environment {}: {unknown}", env.name);
-            }
-        }
-        return EXIT_ERROR;
-    }
-    EXIT_OK
-}
-
-fn run_schema(args: SchemaArgs) -> i32 {
-    if let Some(dir) = &args.out {
-        return match schema::write_all(dir) {
-            Ok(written) => {
-                for path in written {
-                    println!("{}", path.display());
-                }
-                EXIT_OK
-            }
-            Err(error) => {
-                eprintln!(
-                    "error: cannot write the schemas into {}: {error}",
-                    dir.display()
-                );
-                EXIT_ERROR
-            }
-        };
-    }
-    match args.name.as_deref() {
-        None => {
-            for file in schema::all() {
-                println!("{}", file.name);
-            }
-            EXIT_OK
-        }
-        Some(name) => match schema::named(name) {
-            Some(file) => {
-                print!("{}", file.text());
-                EXIT_OK
-            }
-            None => {
-                let names: Vec<&str> = schema::all().iter().map(|f| f.name).collect();
-                eprintln!(
-                    "error: no schema \"{name}\"; there are: {}",
-                    names.join(", ")
-                );
-                EXIT_ERROR
-            }
-        },
     }
 }
 

@@ -10,11 +10,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::PathBuf;
 
 use jiff::Timestamp;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::config::Config;
 use crate::desired::{DesiredGrant, IdentityRef, SourceKind};
 use crate::plan::{Action, Item, Window};
 use crate::report::Mode;
@@ -83,6 +85,78 @@ pub struct Live {
     pub assignment_id: Uuid,
     pub window: Window,
     pub state: &'static str,
+}
+
+/// What `grantsync explain` is asked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// An email, `external:<HR id>`, or a UUID.
+    pub identity: String,
+    pub config: PathBuf,
+    /// Environments to explain; all when empty.
+    pub environments: Vec<String>,
+    /// JSON on stdout instead of text.
+    pub json: bool,
+    pub prune: bool,
+    pub now: Option<Timestamp>,
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `grantsync explain`: plans, explains, prints. Returns the exit code: 1
+/// when an environment could not be planned or no environment knows the
+/// identity.
+pub async fn run(options: &Options) -> i32 {
+    let config = match Config::load(&options.config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return crate::cli::EXIT_ERROR;
+        }
+    };
+    let mut run_options = RunOptions::new(Mode::Plan);
+    run_options.environments = options.environments.clone();
+    run_options.prune = options.prune;
+    run_options.now = options.now;
+    let mut runner = Runner::new(config, options.state_dir.clone());
+    let result = explain(&mut runner, &options.identity, &run_options).await;
+    runner.shutdown().await;
+    let explanation = match result {
+        Ok(explanation) => explanation,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return crate::cli::EXIT_ERROR;
+        }
+    };
+    let mut out = anstream::stdout().lock();
+    let written = if options.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&explanation).expect("an explanation serializes")
+        )
+    } else {
+        render_text(&explanation, &mut out)
+    };
+    if let Err(error) = written.and_then(|()| out.flush())
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write the output: {error}");
+        return crate::cli::EXIT_ERROR;
+    }
+    let failed = explanation.environments.iter().any(|e| e.error.is_some());
+    let unknown_everywhere = explanation
+        .environments
+        .iter()
+        .all(|e| e.known.is_none() && e.grants.is_empty());
+    if failed || unknown_everywhere {
+        for env in &explanation.environments {
+            if let Some(unknown) = &env.unknown {
+                eprintln!("error: environment {}: {unknown}", env.name);
+            }
+        }
+        return crate::cli::EXIT_ERROR;
+    }
+    crate::cli::EXIT_OK
 }
 
 /// Plans the selected environments and explains `identity` in each.

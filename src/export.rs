@@ -20,6 +20,7 @@ use crate::config::{self, Config};
 use crate::report::Mode;
 use crate::resolve::Catalog;
 use crate::sync::{RunOptions, Runner};
+use crate::validate::shown_path;
 
 /// Where the grants schema is looked for, above the output directory.
 const SCHEMA_PATH: &str = "schemas/grants.schema.json";
@@ -71,6 +72,35 @@ pub struct Exported {
     pub assignments: usize,
     /// Grants files already in the directory that this export did not write.
     pub left_alone: Vec<PathBuf>,
+}
+
+/// `grantsync export`: exports, lists the files written on stdout and
+/// says what it did on stderr. Returns the exit code.
+pub async fn run(options: &Options) -> i32 {
+    match export(options).await {
+        Ok(exported) => {
+            for path in &exported.files {
+                println!("{}", shown_path(path));
+            }
+            eprintln!(
+                "exported {} assignments of environment {} into {} files",
+                exported.assignments,
+                exported.environment,
+                exported.files.len()
+            );
+            for path in &exported.left_alone {
+                eprintln!(
+                    "warning: {} was already there and is left as it is; remove it if the export replaces it",
+                    shown_path(path)
+                );
+            }
+            crate::cli::EXIT_OK
+        }
+        Err(error) => {
+            eprintln!("error: {}", crate::validate::full_message(&error));
+            crate::cli::EXIT_ERROR
+        }
+    }
 }
 
 /// Exports the live assignments of one environment into `options.out`.

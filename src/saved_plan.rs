@@ -9,23 +9,24 @@
 //! Otherwise the saved items are applied as they are, through the same
 //! rails and [`apply_plan`] as any apply; nothing is planned afresh.
 
+mod apply;
+mod digest;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::api::types::Assignment;
-use crate::apply::{ApplyOptions, apply_plan};
-use crate::config::{Config, EnvironmentConfig, Source};
-use crate::desired::{display_path, expand_glob};
-use crate::plan::rails::{self, Refusal};
+pub use apply::apply_saved;
+pub use digest::{all_input_digests, input_digests, live_digest};
+
+use crate::config::Config;
 use crate::plan::{Action, EnvironmentPlan, Item, Key, Summary, Window};
-use crate::report::{EnvironmentReport, Mode, RunReport};
-use crate::resolve::Catalog;
+use crate::report::RunReport;
 use crate::sync::{Captured, RunOptions, Runner};
+use digest::{changed_files, config_digest};
 
 /// The layout of [`SavedPlan`]; a file of another layout is refused.
 pub const FORMAT: u32 = 1;
@@ -53,11 +54,61 @@ pub enum Error {
     },
     #[error("no plan was saved: {0}")]
     NotSaved(String),
+    #[error(transparent)]
+    Run(#[from] crate::sync::Error),
     #[error(
         "the saved plan is stale; nothing was written:\n{}\nmake a new plan with `grantsync plan --out FILE`, review it, and apply that",
         changes.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n")
     )]
     Stale { changes: Vec<String> },
+}
+
+/// Plans as `plan` does, with every environment's inputs captured, and
+/// saves the plan to `path`. The report comes back together with whether
+/// the plan could be saved, so that it is shown either way.
+///
+/// # Errors
+///
+/// The inputs cannot be read, or the run could not start.
+pub async fn plan_and_save(
+    runner: &mut Runner,
+    path: &Path,
+    options: &RunOptions,
+) -> Result<(RunReport, Result<(), Error>), Error> {
+    let inputs = all_input_digests(runner.config(), &options.environments)?;
+    let mut options = options.clone();
+    options.capture = true;
+    let report = runner.run(&options).await?;
+    let captured = runner.take_captured();
+    let saved = SavedPlan::new(
+        runner.config(),
+        options.now,
+        options.prune,
+        &captured,
+        &report,
+        &inputs,
+    )
+    .and_then(|saved| saved.write(path));
+    Ok((report, saved))
+}
+
+/// Reads the plan saved at `path` and applies it, with the environments
+/// and the clock it was made with.
+///
+/// # Errors
+///
+/// As [`SavedPlan::read`] and [`apply_saved`].
+pub async fn apply_file(
+    runner: &mut Runner,
+    path: &Path,
+    options: &RunOptions,
+) -> Result<RunReport, Error> {
+    let saved = SavedPlan::read(path)?;
+    let mut options = options.clone();
+    options.environments = saved.environment_names();
+    options.now = saved.now;
+    tracing::info!(path = %path.display(), created_at = %saved.created_at, "applying a saved plan");
+    apply_saved(runner, &saved, &options).await
 }
 
 /// A plan as `plan --out` saves it.
@@ -214,7 +265,7 @@ impl SavedItem {
 
 impl SavedEnvironment {
     /// The plan the saved items stand for.
-    fn plan(&self) -> EnvironmentPlan {
+    pub(crate) fn plan(&self) -> EnvironmentPlan {
         EnvironmentPlan {
             name: self.name.clone(),
             summary: self.summary,
@@ -228,123 +279,6 @@ impl SavedEnvironment {
                 .collect(),
         }
     }
-}
-
-/// The digest of a list of live assignments.
-pub fn live_digest(live: &[Assignment]) -> LiveDigest {
-    let mut sorted: Vec<&Assignment> = live.iter().collect();
-    sorted.sort_by_key(|a| a.id);
-    let mut hasher = blake3::Hasher::new();
-    let instant = |at: Option<Timestamp>| at.map_or_else(String::new, |at| at.to_string());
-    for a in sorted {
-        let line = format!(
-            "{} {} {} {} {} {}\n",
-            a.id,
-            a.identity_id,
-            a.node_id,
-            a.role_id,
-            instant(a.effective_from),
-            instant(a.effective_to)
-        );
-        hasher.update(line.as_bytes());
-    }
-    LiveDigest {
-        assignments: live.len(),
-        blake3: hasher.finalize().to_hex().to_string(),
-    }
-}
-
-fn file_digest(base: &Path, path: &Path) -> Result<FileDigest, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    Ok(FileDigest {
-        path: display_path(base, path).to_string(),
-        blake3: blake3::hash(&bytes).to_hex().to_string(),
-    })
-}
-
-/// The digests of every file an environment's sources read, found the way
-/// the sources find them but without parsing them, so that a file that no
-/// longer parses is still named as changed.
-pub fn input_digests(config: &Config, env: &EnvironmentConfig) -> Result<Vec<FileDigest>, Error> {
-    let base = &config.base_dir;
-    let unreadable = |message: String| Error::InputsUnreadable {
-        environment: env.name.clone(),
-        message,
-    };
-    let mut files: Vec<PathBuf> = Vec::new();
-    for source in env.sources() {
-        let matched = expand_glob(base, source.name())
-            .map_err(|e| unreadable(format!("{}: {e}", source.name())))?;
-        match source {
-            Source::Grants { .. } => files.extend(matched),
-            // Only the newest export is read.
-            Source::HrExport { mapping, .. } => {
-                files.extend(matched.last().cloned());
-                files.push(mapping);
-            }
-        }
-    }
-    files.sort();
-    files.dedup();
-    files
-        .iter()
-        .map(|path| file_digest(base, path).map_err(unreadable))
-        .collect()
-}
-
-fn config_digest(config: &Config) -> Result<FileDigest, Error> {
-    let bytes = std::fs::read(&config.path).map_err(|source| Error::Unreadable {
-        path: config.path.clone(),
-        source,
-    })?;
-    Ok(FileDigest {
-        path: config.path.display().to_string(),
-        blake3: blake3::hash(&bytes).to_hex().to_string(),
-    })
-}
-
-/// The digests of every selected environment's inputs, by environment.
-pub fn all_input_digests(
-    config: &Config,
-    environments: &[String],
-) -> Result<BTreeMap<String, Vec<FileDigest>>, Error> {
-    let selected = config
-        .select(environments)
-        .map_err(|message| Error::NotSaved(message.clone()))?;
-    selected
-        .into_iter()
-        .map(|env| Ok((env.name.clone(), input_digests(config, env)?)))
-        .collect()
-}
-
-/// What moved between two lists of file digests, one line per file.
-fn changed_files(environment: &str, then: &[FileDigest], now: &[FileDigest]) -> Vec<String> {
-    let then: BTreeMap<&str, &str> = then
-        .iter()
-        .map(|f| (f.path.as_str(), f.blake3.as_str()))
-        .collect();
-    let now: BTreeMap<&str, &str> = now
-        .iter()
-        .map(|f| (f.path.as_str(), f.blake3.as_str()))
-        .collect();
-    let mut changes = Vec::new();
-    for (path, digest) in &then {
-        match now.get(path) {
-            None => changes.push(format!(
-                "{path} is no longer read by environment {environment} (deleted or renamed)"
-            )),
-            Some(current) if current != digest => {
-                changes.push(format!("{path} changed since the plan was made"));
-            }
-            Some(_) => {}
-        }
-    }
-    for path in now.keys().filter(|path| !then.contains_key(*path)) {
-        changes.push(format!(
-            "{path} is new: environment {environment} reads it, the plan did not"
-        ));
-    }
-    changes
 }
 
 impl SavedPlan {
@@ -470,208 +404,5 @@ impl SavedPlan {
     /// The environments the plan covers.
     pub fn environment_names(&self) -> Vec<String> {
         self.environments.iter().map(|e| e.name.clone()).collect()
-    }
-}
-
-/// Applies a saved plan: checks that nothing moved, then applies its items.
-///
-/// # Errors
-///
-/// [`Error::Stale`] naming every file and live state that moved, before any
-/// write. What goes wrong inside one environment after the checks is in its
-/// part of the report, as with any apply.
-pub async fn apply_saved(
-    runner: &mut Runner,
-    saved: &SavedPlan,
-    options: &RunOptions,
-) -> Result<RunReport, Error> {
-    let started_at = Timestamp::now();
-    let config = runner.config().clone();
-
-    // Files first: they need no network, and a stale file is the common case.
-    let mut changes = Vec::new();
-    let current = config_digest(&config)?;
-    if current.blake3 != saved.config.blake3 {
-        changes.push(format!(
-            "{} changed since the plan was made",
-            config.path.display()
-        ));
-    }
-    let mut environments: Vec<(&SavedEnvironment, EnvironmentConfig)> = Vec::new();
-    for env in &saved.environments {
-        let Some(env_config) = config.environments.iter().find(|e| e.name == env.name) else {
-            changes.push(format!(
-                "environment {} is no longer in {}",
-                env.name,
-                config.path.display()
-            ));
-            continue;
-        };
-        changes.extend(changed_files(
-            &env.name,
-            &env.inputs,
-            &input_digests(&config, env_config)?,
-        ));
-        environments.push((env, env_config.clone()));
-    }
-    if !changes.is_empty() {
-        return Err(Error::Stale { changes });
-    }
-
-    // Then the live state of every environment, before writing to any.
-    let mut connected = Vec::new();
-    let mut failed = Vec::new();
-    for (saved_env, env) in &environments {
-        let span = tracing::info_span!("environment", environment = %env.name);
-        let fetched = async {
-            let client = runner.connect(env, options).await?;
-            let (catalog, live) =
-                tokio::try_join!(Catalog::fetch(&client), client.list_assignments())
-                    .map_err(|e| e.to_string())?;
-            Ok::<_, String>((client, catalog, live))
-        }
-        .instrument(span)
-        .await;
-        match fetched {
-            Ok((client, catalog, live)) => {
-                let now = live_digest(&live);
-                if now != saved_env.live {
-                    changes.push(format!(
-                        "the live state of environment {} changed since the plan was made ({} assignments then, {} now)",
-                        env.name, saved_env.live.assignments, now.assignments
-                    ));
-                }
-                connected.push((*saved_env, env, client, catalog, live));
-            }
-            Err(error) => failed.push(EnvironmentReport::failed(&env.name, error)),
-        }
-    }
-    if !changes.is_empty() {
-        return Err(Error::Stale { changes });
-    }
-
-    let now = saved.now.unwrap_or(started_at);
-    let mut report = RunReport::new(Mode::Apply, started_at, now);
-    report.environments = failed;
-    for (saved_env, env, client, catalog, live) in connected {
-        let plan = saved_env.plan();
-        let refusals = check_rails(runner, env, &plan, &live, &catalog, options, now);
-        let outcomes = if refusals.is_empty() {
-            let apply_options = ApplyOptions {
-                bulk_size: env.api.bulk_size,
-                concurrency: env.api.concurrency,
-                cancel: options.cancel.clone(),
-            };
-            let outcomes = apply_plan(&client, &plan, &apply_options).await;
-            if !options.cancel.is_cancelled()
-                && let Err(error) = runner
-                    .state()
-                    .save_source_sizes(&env.name, &plan.source_sizes)
-            {
-                tracing::warn!(error = %error, "could not record the sources' sizes");
-            }
-            Some(outcomes)
-        } else {
-            for refusal in &refusals {
-                tracing::warn!(rail = refusal.rail, "{}", refusal.message);
-            }
-            None
-        };
-        let mut env_report = EnvironmentReport::new(&plan, outcomes.as_deref());
-        env_report.refusals = refusals;
-        env_report.calls = Some(client.stats().snapshot());
-        report.environments.push(env_report);
-    }
-    report.interrupted = options.cancel.is_cancelled();
-    report.finished_at = Some(Timestamp::now());
-    Ok(report)
-}
-
-/// The rails an apply checks, on the saved plan.
-fn check_rails(
-    runner: &Runner,
-    env: &EnvironmentConfig,
-    plan: &EnvironmentPlan,
-    live: &[Assignment],
-    catalog: &Catalog,
-    options: &RunOptions,
-    now: Timestamp,
-) -> Vec<Refusal> {
-    let mut refusals = Vec::new();
-    refusals.extend(rails::check_revocations(
-        plan,
-        env.limits.max_revocations,
-        options.allow_mass_revoke,
-    ));
-    refusals.extend(rails::check_source_shrink(
-        plan,
-        &runner.state().last_source_sizes(&env.name),
-        env.limits.max_source_shrink,
-        options.allow_source_shrink,
-    ));
-    refusals.extend(rails::check_protected(
-        plan,
-        live,
-        &env.limits.protect,
-        catalog,
-        now,
-    ));
-    if options.strict && plan.summary.unresolved > 0 {
-        refusals.push(Refusal {
-            rail: "unresolved",
-            message: format!(
-                "environment {}: {} grants name an identity, node or role the service does not have (--strict); nothing was written",
-                env.name, plan.summary.unresolved
-            ),
-        });
-    }
-    refusals
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn assignment(id: u128, to: Option<&str>) -> Assignment {
-        Assignment {
-            id: Uuid::from_u128(id),
-            identity_id: Uuid::from_u128(1),
-            node_id: Uuid::from_u128(2),
-            role_id: Uuid::from_u128(3),
-            effective_from: None,
-            effective_to: to.map(|t| t.parse().unwrap()),
-            state: crate::api::types::State::Active,
-            created_at: "2026-01-01T00:00:00Z".parse().unwrap(),
-        }
-    }
-
-    #[test]
-    fn live_digest_ignores_order_and_sees_windows() {
-        let a = assignment(1, None);
-        let b = assignment(2, Some("2026-12-31T23:59:59Z"));
-        assert_eq!(
-            live_digest(&[a.clone(), b.clone()]),
-            live_digest(&[b.clone(), a.clone()])
-        );
-        let moved = assignment(2, Some("2027-01-31T23:59:59Z"));
-        assert_ne!(live_digest(&[a.clone(), b]), live_digest(&[a, moved]));
-    }
-
-    #[test]
-    fn changed_files_names_each_change() {
-        let digest = |path: &str, blake3: &str| FileDigest {
-            path: path.into(),
-            blake3: blake3.into(),
-        };
-        let then = [digest("a.yaml", "1"), digest("b.yaml", "2")];
-        let now = [digest("a.yaml", "9"), digest("c.yaml", "3")];
-        let changes = changed_files("Production", &then, &now);
-        assert_eq!(changes.len(), 3, "{changes:?}");
-        assert!(changes[0].starts_with("a.yaml changed"), "{changes:?}");
-        assert!(
-            changes[1].starts_with("b.yaml is no longer read"),
-            "{changes:?}"
-        );
-        assert!(changes[2].starts_with("c.yaml is new"), "{changes:?}");
     }
 }

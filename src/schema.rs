@@ -93,6 +93,50 @@ pub fn write_all(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// `grantsync schema`: writes every schema into `out`, or prints the one
+/// named, or lists the names. Returns the exit code.
+pub fn run(name: Option<&str>, out: Option<&Path>) -> i32 {
+    if let Some(dir) = out {
+        return match write_all(dir) {
+            Ok(written) => {
+                for path in written {
+                    println!("{}", path.display());
+                }
+                crate::cli::EXIT_OK
+            }
+            Err(error) => {
+                eprintln!(
+                    "error: cannot write the schemas into {}: {error}",
+                    dir.display()
+                );
+                crate::cli::EXIT_ERROR
+            }
+        };
+    }
+    match name {
+        None => {
+            for file in all() {
+                println!("{}", file.name);
+            }
+            crate::cli::EXIT_OK
+        }
+        Some(name) => match named(name) {
+            Some(file) => {
+                print!("{}", file.text());
+                crate::cli::EXIT_OK
+            }
+            None => {
+                let names: Vec<&str> = all().iter().map(|f| f.name).collect();
+                eprintln!(
+                    "error: no schema \"{name}\"; there are: {}",
+                    names.join(", ")
+                );
+                crate::cli::EXIT_ERROR
+            }
+        },
+    }
+}
+
 /// A file grantsync reads: what deserializing accepts.
 fn read<T: JsonSchema>(name: &'static str, title: &str, description: &str) -> SchemaFile {
     let generator = SchemaSettings::draft07().for_deserialize().into_generator();

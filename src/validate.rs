@@ -365,7 +365,7 @@ fn hr_diagnostic(
 }
 
 /// An error's message followed by its causes.
-fn full_message(error: &dyn std::error::Error) -> String {
+pub fn full_message(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
