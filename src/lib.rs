@@ -7,6 +7,12 @@
 //! the service match ([`apply`]), writing a report of every item
 //! ([`report`]). [`sandbox`] is a local implementation of the same API, used
 //! by the quickstart, the tests and the benchmarks.
+//!
+//! Around a run: [`validate`] reports every problem of the files at once,
+//! [`saved_plan`] saves a plan for review and applies exactly that plan,
+//! [`export`] writes live assignments as grants files, [`explain`] follows
+//! one identity through the plan, and [`schema`] generates the JSON Schemas
+//! of every file from the types that read it.
 
 pub mod api;
 pub mod desired;
