@@ -7,7 +7,7 @@
 //! re-reads those digests first: when a file or the live state moved since,
 //! the plan is stale and is refused, naming what moved, before any write.
 //! Otherwise the saved items are applied as they are, through the same
-//! rails and [`apply_plan`] as any apply; nothing is planned afresh.
+//! rails and [`apply_plan`](crate::apply::apply_plan) as any apply; nothing is planned afresh.
 
 mod apply;
 mod digest;
