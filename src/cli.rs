@@ -19,8 +19,9 @@ use crate::report::junit::{self, JunitOptions};
 use crate::report::markdown::{self, MarkdownOptions};
 use crate::report::text::{self, TextOptions};
 use crate::report::{Mode, RunReport, diff};
-use crate::sandbox;
-use crate::sync::{RunOptions, Runner, load_sources};
+use crate::saved_plan;
+use crate::sync::{RunOptions, Runner};
+use crate::{explain, export, sandbox, schema, validate};
 
 mod manual;
 
@@ -75,7 +76,7 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the service match the files.
     Apply(ApplyArgs),
-    /// Check the config and every source offline.
+    /// Check the config and every source, and the names they use against the service.
     Validate(ValidateArgs),
     /// Run a local implementation of the access service's API.
     Sandbox(SandboxArgs),
@@ -86,6 +87,12 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) of grantsync or of one of its commands.
     Man(ManArgs),
+    /// Write the live assignments of an environment as grants files.
+    Export(ExportArgs),
+    /// Show one identity's grants: where each is declared, what is live, what the plan does.
+    Explain(ExplainArgs),
+    /// Print or write the JSON Schemas of grantsync's files.
+    Schema(SchemaArgs),
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +162,9 @@ pub struct RunArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    /// Also save the plan to FILE, for a reviewed `apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +177,10 @@ pub struct ApplyArgs {
     /// Allow a source that shrank past `limits.max_source_shrink`, or is empty.
     #[arg(long)]
     pub allow_source_shrink: bool,
+    /// Apply exactly the plan `plan --out` saved in FILE; refused when a
+    /// file or the live state moved since.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["environments", "prune", "now"])]
+    pub plan: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +188,71 @@ pub struct ValidateArgs {
     /// The config file.
     #[arg(long, short = 'c', default_value = "grantsync.yaml")]
     pub config: PathBuf,
+    /// Only this environment (repeatable); all by default.
+    #[arg(long = "env", value_name = "NAME")]
+    pub environments: Vec<String>,
+    /// Check the files alone; do not ask the service whether the names exist.
+    #[arg(long)]
+    pub offline: bool,
+    /// Where the embedded sandbox keeps its store; `.grantsync/` beside the config by default.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The config file.
+    #[arg(long, short = 'c', default_value = "grantsync.yaml")]
+    pub config: PathBuf,
+    /// The environment to export; needed when the config has more than one.
+    #[arg(long = "env", value_name = "NAME")]
+    pub environment: Option<String>,
+    /// The directory to write the grants files into, one per root node.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace files that already exist.
+    #[arg(long)]
+    pub force: bool,
+    /// Where the embedded sandbox keeps its store; `.grantsync/` beside the config by default.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// What the files' `$schema` line points at; by default the nearest
+    /// `schemas/grants.schema.json` above DIR, else a copy written into DIR.
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub schema_ref: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The identity: an email, `external:<HR id>`, or a UUID.
+    pub identity: String,
+    /// The config file.
+    #[arg(long, short = 'c', default_value = "grantsync.yaml")]
+    pub config: PathBuf,
+    /// Only this environment (repeatable); all by default.
+    #[arg(long = "env", value_name = "NAME")]
+    pub environments: Vec<String>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Explain the plan as it would be with pruning on.
+    #[arg(long)]
+    pub prune: bool,
+    /// Plan as of this instant (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<Timestamp>,
+    /// Where reports and other state go; `.grantsync/` beside the config by default.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The schema to print, by file name (`grants.schema.json`); lists them when left out.
+    pub name: Option<String>,
+    /// Write every schema into DIR instead of printing one.
+    #[arg(long, value_name = "DIR", conflicts_with = "name")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -273,14 +352,19 @@ pub async fn run(cli: Cli) -> i32 {
         verbose: cli.verbose,
     };
     match cli.command {
-        Command::Plan(args) => run_sync(Mode::Plan, args.run, false, false, stderr).await,
+        Command::Plan(args) => {
+            let reviewed = args.out.map_or(Reviewed::No, Reviewed::Save);
+            run_sync(Mode::Plan, args.run, false, false, stderr, reviewed).await
+        }
         Command::Apply(args) => {
+            let reviewed = args.plan.map_or(Reviewed::No, Reviewed::Apply);
             run_sync(
                 Mode::Apply,
                 args.run,
                 args.allow_mass_revoke,
                 args.allow_source_shrink,
                 stderr,
+                reviewed,
             )
             .await
         }
@@ -295,7 +379,39 @@ pub async fn run(cli: Cli) -> i32 {
                 Err(error) => fail(&error),
             }
         }
-        Command::Validate(args) => validate(&args),
+        Command::Validate(args) => {
+            let options = validate::Options {
+                config: args.config,
+                environments: args.environments,
+                offline: args.offline,
+                state_dir: args.state_dir,
+            };
+            validate::run(&options).await
+        }
+        Command::Export(args) => {
+            let options = export::Options {
+                config: args.config,
+                environment: args.environment,
+                out: args.out,
+                force: args.force,
+                state_dir: args.state_dir,
+                schema_ref: args.schema_ref,
+            };
+            export::run(&options).await
+        }
+        Command::Explain(args) => {
+            let options = explain::Options {
+                identity: args.identity,
+                config: args.config,
+                environments: args.environments,
+                json: args.format == Format::Json,
+                prune: args.prune,
+                now: args.now,
+                state_dir: args.state_dir,
+            };
+            explain::run(&options).await
+        }
+        Command::Schema(args) => schema::run(args.name.as_deref(), args.out.as_deref()),
         Command::Sandbox(args) => {
             let options = sandbox::Options {
                 directory: args.directory,
@@ -354,12 +470,20 @@ async fn run_daemon(args: DaemonArgs) -> i32 {
     code
 }
 
+/// Whether a plan is saved for review, or a reviewed plan applied.
+enum Reviewed {
+    No,
+    Save(PathBuf),
+    Apply(PathBuf),
+}
+
 async fn run_sync(
     mode: Mode,
     args: RunArgs,
     allow_mass_revoke: bool,
     allow_source_shrink: bool,
     stderr: Stderr,
+    reviewed: Reviewed,
 ) -> i32 {
     let config = match Config::load(&args.config) {
         Ok(config) => config,
@@ -384,12 +508,25 @@ async fn run_sync(
     let signals = crate::signal::cancel_on_signal(options.cancel.clone());
 
     let mut runner = Runner::new(config, args.state_dir.clone());
-    let result = runner.run(&options).await;
+    let mut not_saved = false;
+    let result: Result<RunReport, Box<dyn std::error::Error>> = match &reviewed {
+        Reviewed::No => runner.run(&options).await.map_err(Into::into),
+        Reviewed::Apply(path) => saved_plan::apply_file(&mut runner, path, &options)
+            .await
+            .map_err(Into::into),
+        Reviewed::Save(path) => saved_plan::plan_and_save(&mut runner, path, &options)
+            .await
+            .map(|(report, saved)| {
+                not_saved = !announce_saved(path, saved);
+                report
+            })
+            .map_err(Into::into),
+    };
     runner.shutdown().await;
     signals.abort();
     let report = match result {
         Ok(report) => report,
-        Err(error) => return fail(&error),
+        Err(error) => return fail(&*error),
     };
 
     if mode == Mode::Apply {
@@ -420,7 +557,28 @@ async fn run_sync(
     if report.interrupted {
         eprintln!("error: interrupted; items not sent are reported as not_attempted");
     }
+    if not_saved {
+        return EXIT_ERROR;
+    }
     exit_code(&report, args.detailed_exitcode)
+}
+
+/// Says where a plan was saved, or why it was not; whether it was.
+fn announce_saved(path: &std::path::Path, saved: Result<(), saved_plan::Error>) -> bool {
+    match saved {
+        Ok(()) => {
+            eprintln!(
+                "plan saved to {}; apply exactly this plan with `grantsync apply --plan {}`",
+                path.display(),
+                path.display()
+            );
+            true
+        }
+        Err(error) => {
+            fail(&error);
+            false
+        }
+    }
 }
 
 fn print_report(report: &RunReport, args: &RunArgs) -> std::io::Result<()> {
@@ -475,40 +633,6 @@ pub fn exit_code(report: &RunReport, detailed: bool) -> i32 {
         return EXIT_CHANGES;
     }
     EXIT_OK
-}
-
-fn validate(args: &ValidateArgs) -> i32 {
-    let config = match Config::load(&args.config) {
-        Ok(config) => config,
-        Err(error) => return fail(&error),
-    };
-    let mut failed = false;
-    for env in &config.environments {
-        match load_sources(&config.base_dir, env, Timestamp::now()) {
-            Ok(sources) => {
-                let grants: usize = sources.iter().map(|s| s.grants.len()).sum();
-                let rows: usize = sources.iter().map(|s| s.row_errors.len()).sum();
-                println!(
-                    "environment {}: {grants} grants from {} sources, valid",
-                    env.name,
-                    sources.len()
-                );
-                for source in &sources {
-                    for row in &source.row_errors {
-                        println!("  row error {}: {}", row.origin, row.message);
-                    }
-                }
-                if rows > 0 {
-                    println!("  {rows} rows would be left out");
-                }
-            }
-            Err(error) => {
-                failed = true;
-                eprintln!("error: environment {}: {error}", env.name);
-            }
-        }
-    }
-    if failed { EXIT_ERROR } else { EXIT_OK }
 }
 
 fn fail(error: &dyn std::error::Error) -> i32 {

@@ -42,12 +42,16 @@ pub struct Config {
     pub daemon: DaemonConfig,
 }
 
+/// `grantsync.yaml` as written.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ConfigFile {
+pub(crate) struct ConfigFile {
+    /// Every environment grantsync keeps in sync.
     environments: Vec<EnvironmentConfig>,
+    /// Where run reports go and how many are kept.
     #[serde(default)]
     reports: ReportsConfig,
+    /// The schedule and health endpoint of `grantsync run`.
     #[serde(default)]
     daemon: DaemonConfig,
 }
@@ -113,7 +117,6 @@ pub struct SandboxConfig {
     pub directory: PathBuf,
     /// Faults the sandbox injects on purpose, for trying the client's retries.
     #[serde(default)]
-    #[schemars(skip)]
     pub faults: Faults,
 }
 
@@ -121,6 +124,10 @@ pub struct SandboxConfig {
 /// through a mapping.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"required": ["grants"], "not": {"anyOf": [{"required": ["hr_export"]}, {"required": ["mapping"]}]}},
+    {"required": ["hr_export", "mapping"], "not": {"required": ["grants"]}}
+]))]
 pub struct SourceConfig {
     /// Grants files, a glob relative to the config.
     #[serde(default)]
@@ -227,7 +234,7 @@ fn default_min_holders() -> usize {
 
 /// A count, or a percent of some total.
 #[derive(Debug, Clone, Copy, PartialEq, schemars::JsonSchema)]
-#[schemars(with = "String")]
+#[schemars(schema_with = "limit_schema")]
 pub enum Limit {
     Count(usize),
     Percent(f64),
@@ -241,6 +248,17 @@ impl Limit {
             Limit::Percent(percent) => ((total as f64) * percent / 100.0).floor() as usize,
         }
     }
+}
+
+/// A whole number, or a percent written as text (`10%`).
+fn limit_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "A count (10), or a percent of the total (\"10%\").",
+        "anyOf": [
+            {"type": "integer", "minimum": 0},
+            {"type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*%?\\s*$"}
+        ]
+    })
 }
 
 impl fmt::Display for Limit {

@@ -8,6 +8,12 @@
 //! ([`report`]). [`sandbox`] is a local implementation of the same API, used
 //! by the quickstart, the tests and the benchmarks. [`daemon`] keeps syncing:
 //! on file changes and on a schedule, with health and metrics endpoints.
+//!
+//! Around a run: [`validate`] reports every problem of the files at once,
+//! [`saved_plan`] saves a plan for review and applies exactly that plan,
+//! [`export`] writes live assignments as grants files, [`explain`] follows
+//! one identity through the plan, and [`schema`] generates the JSON Schemas
+//! of every file from the types that read it.
 
 pub mod api;
 pub mod desired;
@@ -18,12 +24,17 @@ pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod explain;
+pub mod export;
 pub mod plan;
 pub mod report;
 pub mod resolve;
+pub mod saved_plan;
+pub mod schema;
 pub mod signal;
 pub mod state;
 pub mod sync;
+pub mod validate;
 pub mod yaml;
 
 /// An error and its causes on one line, `what failed: why: why`, leaving out

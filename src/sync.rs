@@ -16,12 +16,13 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::api::types::Assignment;
 use crate::api::{ApiKey, Client, ClientOptions};
 use crate::apply::{ApplyOptions, apply_plan};
 use crate::config::{Config, EnvironmentConfig, Source};
 use crate::desired::{self, SourceOutput};
 use crate::plan::rails::{self, Refusal};
-use crate::plan::{PlanInput, ResolvedScope, plan_environment};
+use crate::plan::{EnvironmentPlan, PlanInput, ResolvedScope, plan_environment};
 use crate::report::assignments::assignment_sets;
 use crate::report::progress::Progress;
 use crate::report::{EnvironmentReport, Mode, RunReport};
@@ -55,6 +56,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// Keep every live and desired assignment in the report, for `--format diff`.
     pub keep_assignments: bool,
+    /// Keep each environment's plan and what it was made from, for
+    /// [`Runner::take_captured`] (saved plans, `explain`).
+    pub capture: bool,
 }
 
 impl RunOptions {
@@ -72,6 +76,7 @@ impl RunOptions {
             run_id: None,
             progress: false,
             keep_assignments: false,
+            capture: false,
         }
     }
 }
@@ -86,6 +91,17 @@ pub struct Runner {
     config: Config,
     state: StateDir,
     sandboxes: HashMap<PathBuf, Sandbox>,
+    captured: Vec<Captured>,
+}
+
+/// One environment's plan and everything it was made from, kept when
+/// [`RunOptions::capture`] asks for it.
+#[derive(Debug)]
+pub struct Captured {
+    pub plan: EnvironmentPlan,
+    pub sources: Vec<SourceOutput>,
+    pub live: Vec<Assignment>,
+    pub catalog: Catalog,
 }
 
 impl Runner {
@@ -95,6 +111,7 @@ impl Runner {
             config,
             state,
             sandboxes: HashMap::new(),
+            captured: Vec::new(),
         }
     }
 
@@ -157,6 +174,35 @@ impl Runner {
         report.interrupted = options.cancel.is_cancelled();
         report.finished_at = Some(Timestamp::now());
         Ok(report)
+    }
+
+    /// The plans kept since the last call, in the order they were made.
+    pub fn take_captured(&mut self) -> Vec<Captured> {
+        std::mem::take(&mut self.captured)
+    }
+
+    /// The client of an environment, as a run makes it (starting its
+    /// embedded sandbox if needed), once the service says that the key
+    /// belongs to that environment.
+    ///
+    /// # Errors
+    ///
+    /// The key cannot be read, the service cannot be reached, or the key
+    /// belongs to another environment.
+    pub async fn connect(
+        &mut self,
+        env: &EnvironmentConfig,
+        options: &RunOptions,
+    ) -> Result<Client, String> {
+        let client = self.client_for(env, options).await?;
+        let live_env = client.environment().await.map_err(|e| e.to_string())?;
+        if !live_env.name.eq_ignore_ascii_case(&env.name) {
+            return Err(format!(
+                "the API key belongs to environment \"{}\", but the config names \"{}\"; use the key of {}",
+                live_env.name, env.name, env.name
+            ));
+        }
+        Ok(client)
     }
 
     /// Stops the embedded sandboxes.
@@ -277,6 +323,14 @@ impl Runner {
         report.calls = Some(client.stats().snapshot());
         if options.keep_assignments {
             report.assignments = Some(assignment_sets(&live, &plan, &catalog));
+        }
+        if options.capture {
+            self.captured.push(Captured {
+                plan,
+                sources: sources.to_vec(),
+                live,
+                catalog,
+            });
         }
         Ok(report)
     }

@@ -122,7 +122,7 @@ pub struct CallStats {
 }
 
 /// A snapshot of [`CallStats`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CallCounts {
     /// Calls that change nothing (GET), attempts included.
     pub reads: u64,

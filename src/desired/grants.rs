@@ -18,6 +18,7 @@ use super::{
 };
 use crate::yaml;
 
+/// A grants file as written.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantsFile {
@@ -25,6 +26,7 @@ pub struct GrantsFile {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub environment: Option<Spanned<String>>,
+    /// Who holds which role where.
     pub grants: Vec<GrantEntry>,
 }
 
@@ -32,11 +34,13 @@ pub struct GrantsFile {
 /// role at the same node for many.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["identity"]}, {"required": ["identities"]}]))]
 pub struct GrantEntry {
     /// An email, `external:<HR id>`, or a UUID.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub identity: Option<Spanned<String>>,
+    /// Many identities that get the same role at the same node.
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
     pub identities: Option<Vec<Spanned<String>>>,

@@ -10,7 +10,7 @@ mod diff;
 pub mod rails;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use diff::{PlanInput, ResolvedScope, plan_environment};
@@ -26,7 +26,19 @@ pub struct Key {
 }
 
 /// What the plan does with a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Desired, not live: bulk-create it.
@@ -71,7 +83,9 @@ impl Action {
 }
 
 /// A window of validity; `None` is open at that end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Window {
     pub effective_from: Option<Timestamp>,
     pub effective_to: Option<Timestamp>,
@@ -114,7 +128,9 @@ pub struct Item {
 }
 
 /// Counts of a plan by action.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,

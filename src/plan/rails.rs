@@ -16,7 +16,7 @@ use crate::config::{Limit, Protect};
 use crate::resolve::Catalog;
 
 /// Why a plan may not be applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Refusal {
     /// Which rail: `max_revocations`, `max_source_shrink`, `protect`,
     /// `environment`, `unresolved`.

@@ -30,14 +30,15 @@ use crate::apply::Outcome;
 use crate::plan::rails::Refusal;
 use crate::plan::{EnvironmentPlan, Item, Summary, Window};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Plan,
     Apply,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A plan (`plan --format json`) or the report of an apply.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RunReport {
     pub version: &'static str,
     pub run_id: String,
@@ -53,7 +54,7 @@ pub struct RunReport {
     pub environments: Vec<EnvironmentReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EnvironmentReport {
     pub name: String,
     pub summary: Summary,
@@ -78,8 +79,9 @@ pub struct EnvironmentReport {
     pub assignments: Option<AssignmentSets>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ItemReport {
+    #[schemars(with = "crate::plan::Action")]
     pub action: &'static str,
     pub identity: String,
     pub node: String,
@@ -100,6 +102,7 @@ pub struct ItemReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assignment_id: Option<uuid::Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "outcome_schema")]
     pub outcome: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ItemError>,
@@ -107,10 +110,20 @@ pub struct ItemReport {
     pub why: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ItemError {
     pub code: String,
     pub message: String,
+}
+
+/// The names [`Outcome::as_str`] gives.
+fn outcome_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "How the item ended, after an apply.",
+        "type": "string",
+        "enum": ["created", "already_assigned", "updated", "renewed", "revoked", "failed",
+                 "not_attempted", "skipped"]
+    })
 }
 
 impl ItemReport {

@@ -88,67 +88,114 @@ fn parse(path: &Path, text: &str) -> Result<RawDirectory, Error> {
 // The file as written. Every field that a later check may complain about is
 // `Spanned`, so the complaint can point at it.
 
-#[derive(Deserialize)]
+/// A sandbox directory file as written.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawDirectory {
+pub(crate) struct RawDirectory {
+    /// The environments the sandbox serves, each with its own keys and data.
     environments: Vec<RawEnvironment>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Environment")]
 struct RawEnvironment {
+    /// The environment's name (`Production`, `Development`, ...).
+    #[schemars(with = "String")]
     name: Spanned<String>,
+    /// A UUID; derived from the name when left out.
+    #[schemars(with = "Option<uuid::Uuid>")]
     id: Option<Spanned<String>>,
+    /// The API keys that read and write this environment.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     api_keys: Vec<Spanned<String>>,
     #[serde(default)]
     identities: Vec<RawIdentity>,
+    /// The node trees, roots first.
     #[serde(default)]
     nodes: Vec<RawNode>,
     #[serde(default)]
     roles: Vec<RawRole>,
+    /// Assignments that already exist when the sandbox is seeded.
     #[serde(default)]
     assignments: Vec<RawAssignment>,
 }
 
-#[derive(Deserialize)]
+/// A person or service account.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Identity")]
 struct RawIdentity {
+    /// A UUID; derived from the email when left out.
+    #[schemars(with = "Option<uuid::Uuid>")]
     id: Option<Spanned<String>>,
+    #[schemars(with = "String")]
     email: Spanned<String>,
+    /// The HR system's id, matched by `external:<id>` in grants files.
+    #[schemars(with = "Option<String>")]
     external_id: Option<Spanned<String>>,
     display_name: Option<String>,
+    /// `active` when left out.
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("enum" = ["active", "inactive", "suspended", null]))]
     status: Option<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
+/// A place in a tree, with the nodes below it.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Node")]
 struct RawNode {
+    /// A UUID; derived from the node's path when left out.
+    #[schemars(with = "Option<uuid::Uuid>")]
     id: Option<Spanned<String>>,
+    /// Unique among its siblings; grants files name a node by the path of
+    /// keys from its root (`acme/engineering/api`).
+    #[schemars(with = "String")]
     key: Spanned<String>,
     name: Option<String>,
     #[serde(default)]
     children: Vec<RawNode>,
 }
 
-#[derive(Deserialize)]
+/// A bundle of permissions.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Role")]
 struct RawRole {
+    /// A UUID; derived from the key when left out.
+    #[schemars(with = "Option<uuid::Uuid>")]
     id: Option<Spanned<String>>,
+    #[schemars(with = "String")]
     key: Spanned<String>,
     name: Option<String>,
     #[serde(default)]
     permissions: Vec<String>,
 }
 
-#[derive(Deserialize)]
+/// An assignment that exists before any client call, with references
+/// written as in grants files.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Assignment")]
 struct RawAssignment {
+    #[schemars(with = "Option<uuid::Uuid>")]
     id: Option<Spanned<String>>,
+    /// An email, `external:<id>`, or a UUID.
+    #[schemars(with = "String")]
     identity: Spanned<String>,
+    /// A path of node keys from a root, or a UUID.
+    #[schemars(with = "String")]
     node: Spanned<String>,
+    /// A role key, or a UUID.
+    #[schemars(with = "String")]
     role: Spanned<String>,
+    /// RFC 3339.
+    #[schemars(with = "Option<jiff::Timestamp>")]
     effective_from: Option<Spanned<String>>,
+    /// RFC 3339.
+    #[schemars(with = "Option<jiff::Timestamp>")]
     effective_to: Option<Spanned<String>>,
 }
 

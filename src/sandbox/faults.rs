@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 /// The fault knobs, as `grantsync sandbox` flags or the embedded sandbox's
 /// section of the config file. Everything defaults to a well-behaved service.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Added to every request before anything else happens.
@@ -31,6 +31,9 @@ pub struct Faults {
     pub item_failure_rate: f64,
     /// Most items one bulk-create call takes; more answer `413
     /// too_many_items`. Default [`DEFAULT_BULK_LIMIT`].
+    #[schemars(
+        description = "Most items one bulk-create call takes; more answer `413 too_many_items`. Default 500."
+    )]
     pub bulk_limit: Option<usize>,
     /// The delay a 429 asks for, in seconds. Default 1.
     pub retry_after_secs: Option<u64>,

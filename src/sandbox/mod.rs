@@ -28,9 +28,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use faults::{DEFAULT_BULK_LIMIT, Faults};
+pub use server::ROUTES;
 pub use stats::{FaultCounts, Stats};
 pub use store::StoreError;
 
+pub(crate) use directory::RawDirectory as DirectoryFile;
 use faults::FaultPlan;
 use server::AppState;
 use store::Store;

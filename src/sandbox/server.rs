@@ -22,7 +22,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Reque
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, delete, get, patch, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use tracing::error;
@@ -50,27 +50,54 @@ pub(crate) struct AppState {
     pub stats: Arc<Recorder>,
 }
 
+/// Every route the sandbox serves, as (method, path). The router is built
+/// from this list, so the list is exactly what the sandbox answers;
+/// `schemas/openapi.yaml` is tested against it. `/_sandbox/` routes are
+/// the sandbox's own, not the service's, and need no key.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/v1/assignments"),
+    ("GET", "/api/v1/assignments"),
+    ("POST", "/api/v1/assignments/bulk-create"),
+    ("GET", "/api/v1/assignments/{id}"),
+    ("PATCH", "/api/v1/assignments/{id}"),
+    ("DELETE", "/api/v1/assignments/{id}"),
+    ("GET", "/api/v1/environment"),
+    ("GET", "/api/v1/identities"),
+    ("GET", "/api/v1/identities/{id}/access"),
+    ("GET", "/api/v1/nodes"),
+    ("GET", "/api/v1/roles"),
+    ("GET", "/_sandbox/stats"),
+];
+
+fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
+    match (method, path) {
+        ("POST", "/api/v1/assignments") => post(assignments::create),
+        ("GET", "/api/v1/assignments") => get(assignments::list),
+        ("POST", "/api/v1/assignments/bulk-create") => post(assignments::bulk_create),
+        ("GET", "/api/v1/assignments/{id}") => get(assignments::get_one),
+        ("PATCH", "/api/v1/assignments/{id}") => patch(assignments::patch),
+        ("DELETE", "/api/v1/assignments/{id}") => delete(assignments::delete),
+        ("GET", "/api/v1/environment") => get(catalog::environment),
+        ("GET", "/api/v1/identities") => get(catalog::identities),
+        ("GET", "/api/v1/identities/{id}/access") => get(catalog::access),
+        ("GET", "/api/v1/nodes") => get(catalog::nodes),
+        ("GET", "/api/v1/roles") => get(catalog::roles),
+        ("GET", "/_sandbox/stats") => get(stats),
+        _ => unreachable!("every entry of ROUTES has a handler: {method} {path}"),
+    }
+}
+
 pub(crate) fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route(
-            "/api/v1/assignments",
-            post(assignments::create).get(assignments::list),
-        )
-        .route(
-            "/api/v1/assignments/bulk-create",
-            post(assignments::bulk_create),
-        )
-        .route(
-            "/api/v1/assignments/{id}",
-            get(assignments::get_one)
-                .patch(assignments::patch)
-                .delete(assignments::delete),
-        )
-        .route("/api/v1/environment", get(catalog::environment))
-        .route("/api/v1/identities", get(catalog::identities))
-        .route("/api/v1/identities/{id}/access", get(catalog::access))
-        .route("/api/v1/nodes", get(catalog::nodes))
-        .route("/api/v1/roles", get(catalog::roles))
+    let mut api = Router::new();
+    let mut own = Router::new();
+    for &(method, path) in ROUTES {
+        if path.starts_with("/api/") {
+            api = api.route(path, handler(method, path));
+        } else {
+            own = own.route(path, handler(method, path));
+        }
+    }
+    let api = api
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -78,10 +105,7 @@ pub(crate) fn router(state: AppState) -> Router {
             front::front_door,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
-    Router::new()
-        .route("/_sandbox/stats", get(stats))
-        .merge(api)
-        .with_state(state)
+    own.merge(api).with_state(state)
 }
 
 async fn stats(State(app): State<AppState>) -> Response {

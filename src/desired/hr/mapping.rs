@@ -65,7 +65,7 @@ pub(super) struct Column {
 }
 
 /// Which column says who a row is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum IdentityColumn {
     Email,
@@ -201,44 +201,128 @@ fn invalid<T>(at: Location, message: impl Into<String>) -> Result<T, Invalid> {
     })
 }
 
-#[derive(Deserialize)]
+/// An HR mapping file as written.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawMapping {
+pub(crate) struct RawMapping {
+    /// How to read the export's bytes and dates.
     csv: RawCsv,
+    /// Names for the export's columns: `name: Header text`. Rules and
+    /// templates use the names; headers match trimmed and case-insensitively.
+    #[schemars(schema_with = "columns_schema")]
     columns: Spanned<Pairs>,
+    /// Which column says who a row is about: `email` (default), or
+    /// `employee_id`, matched as `external:<id>`.
     #[serde(default)]
     identity: Option<IdentityColumn>,
+    /// When a row counts as terminated, besides a termination date that
+    /// has passed; its grants are end-dated, never deleted.
     #[serde(default)]
+    #[schemars(with = "Option<RawTerminated>")]
     terminated: Option<Spanned<RawTerminated>>,
+    /// Every rule whose `when` all match yields one grant for the row.
+    #[schemars(with = "Vec<RawRule>", length(min = 1))]
     rules: Spanned<Vec<RawRule>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Csv")]
 struct RawCsv {
+    /// The field separator; `auto` sniffs it from the header line.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("enum" = [",", ";", "\t", "\\t", "tab", "|", "auto", null]))]
     delimiter: Option<Spanned<String>>,
+    /// `auto` (UTF-8 with or without BOM, UTF-16 with BOM, else
+    /// windows-1252), `utf-8`, `utf-16` or `windows-1252`.
     #[serde(default)]
+    #[schemars(schema_with = "encoding_schema")]
     encoding: Option<Spanned<String>>,
+    /// strftime, e.g. `%m/%d/%Y`; ISO 8601 dates are always accepted.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     date_format: Option<Spanned<String>>,
+    /// The IANA time zone the export's dates mean, e.g. `America/Chicago`.
+    #[schemars(with = "String")]
     timezone: Spanned<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Terminated")]
 struct RawTerminated {
+    /// Status values (case-insensitive) that mark a person as terminated.
     #[serde(default)]
     status: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Rule")]
 struct RawRule {
+    /// Column name to value: an exact value (trimmed, case-insensitive) or a
+    /// `/regex/`. Every condition must match; no `when` matches every row.
     #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
     when: Pairs,
+    /// A node path; `{column}` is the cell, `{column|slug}` its slug.
+    #[schemars(with = "String")]
     node: Spanned<String>,
+    /// A role key, or a UUID.
+    #[schemars(with = "String")]
     role: Spanned<String>,
+}
+
+/// The named columns a mapping may use, and the pattern of its own names.
+fn columns_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let header = |description: &str| serde_json::json!({"type": "string", "minLength": 1, "description": description});
+    schemars::json_schema!({
+        "type": "object",
+        "properties": {
+            "employee_id": header("The HR system's id of the person."),
+            "email": header("The person's work email."),
+            "department": header("The department, for node templates."),
+            "title": header("The job title, for `when` conditions."),
+            "status": header("The employment status; see `terminated.status`."),
+            "hire_date": header("Becomes `effective_from`: the start of that day."),
+            "termination_date": header("Becomes `effective_to`: the end of that day."),
+        },
+        "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+        "additionalProperties": {"type": "string", "minLength": 1}
+    })
+}
+
+/// Encoding names are read case-insensitively, which JSON Schema's `enum`
+/// cannot say: a pattern spells each letter both ways.
+fn encoding_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let names = [
+        "auto",
+        "utf-8",
+        "utf8",
+        "utf-16",
+        "utf16",
+        "windows-1252",
+        "cp1252",
+    ];
+    let alternatives: Vec<String> = names
+        .iter()
+        .map(|name| {
+            name.chars()
+                .map(|c| {
+                    if c.is_ascii_alphabetic() {
+                        format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    schemars::json_schema!({
+        "type": ["string", "null"],
+        "pattern": format!("^\\s*({})\\s*$", alternatives.join("|"))
+    })
 }
 
 /// A YAML mapping of strings kept in file order, with the place of every key

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 pub use mapping::Mapping;
+pub(crate) use mapping::RawMapping as MappingFile;
 
 use crate::desired::{SourceOutput, expand_glob};
 use rows::Sheet;

@@ -1,0 +1,175 @@
+//! Applying a saved plan: every file and live state checked first, across
+//! all its environments, and only then the saved items, through the same
+//! rails and [`apply_plan`] as any apply.
+
+use jiff::Timestamp;
+use tracing::Instrument;
+
+use super::digest::{changed_files, config_digest, input_digests, live_digest};
+use super::{Error, SavedEnvironment, SavedPlan};
+use crate::api::types::Assignment;
+use crate::apply::{ApplyOptions, apply_plan};
+use crate::config::EnvironmentConfig;
+use crate::plan::EnvironmentPlan;
+use crate::plan::rails::{self, Refusal};
+use crate::report::progress::Progress;
+use crate::report::{EnvironmentReport, Mode, RunReport};
+use crate::resolve::Catalog;
+use crate::sync::{RunOptions, Runner};
+
+/// Applies a saved plan: checks that nothing moved, then applies its items.
+///
+/// # Errors
+///
+/// [`Error::Stale`] naming every file and live state that moved, before any
+/// write. What goes wrong inside one environment after the checks is in its
+/// part of the report, as with any apply.
+pub async fn apply_saved(
+    runner: &mut Runner,
+    saved: &SavedPlan,
+    options: &RunOptions,
+) -> Result<RunReport, Error> {
+    let started_at = Timestamp::now();
+    let config = runner.config().clone();
+
+    // Files first: they need no network, and a stale file is the common case.
+    let mut changes = Vec::new();
+    let current = config_digest(&config)?;
+    if current.blake3 != saved.config.blake3 {
+        changes.push(format!(
+            "{} changed since the plan was made",
+            config.path.display()
+        ));
+    }
+    let mut environments: Vec<(&SavedEnvironment, EnvironmentConfig)> = Vec::new();
+    for env in &saved.environments {
+        let Some(env_config) = config.environments.iter().find(|e| e.name == env.name) else {
+            changes.push(format!(
+                "environment {} is no longer in {}",
+                env.name,
+                config.path.display()
+            ));
+            continue;
+        };
+        changes.extend(changed_files(
+            &env.name,
+            &env.inputs,
+            &input_digests(&config, env_config)?,
+        ));
+        environments.push((env, env_config.clone()));
+    }
+    if !changes.is_empty() {
+        return Err(Error::Stale { changes });
+    }
+
+    // Then the live state of every environment, before writing to any.
+    let mut connected = Vec::new();
+    let mut failed = Vec::new();
+    for (saved_env, env) in &environments {
+        let span = tracing::info_span!("environment", environment = %env.name);
+        let fetched = async {
+            let client = runner.connect(env, options).await?;
+            let (catalog, live) =
+                tokio::try_join!(Catalog::fetch(&client), client.list_assignments())
+                    .map_err(|e| e.to_string())?;
+            Ok::<_, String>((client, catalog, live))
+        }
+        .instrument(span)
+        .await;
+        match fetched {
+            Ok((client, catalog, live)) => {
+                let now = live_digest(&live);
+                if now != saved_env.live {
+                    changes.push(format!(
+                        "the live state of environment {} changed since the plan was made ({} assignments then, {} now)",
+                        env.name, saved_env.live.assignments, now.assignments
+                    ));
+                }
+                connected.push((*saved_env, env, client, catalog, live));
+            }
+            Err(error) => failed.push(EnvironmentReport::failed(&env.name, error)),
+        }
+    }
+    if !changes.is_empty() {
+        return Err(Error::Stale { changes });
+    }
+
+    let now = saved.now.unwrap_or(started_at);
+    let mut report = RunReport::new(Mode::Apply, started_at, now);
+    report.environments = failed;
+    for (saved_env, env, client, catalog, live) in connected {
+        let plan = saved_env.plan();
+        let refusals = check_rails(runner, env, &plan, &live, &catalog, options, now);
+        let outcomes = if refusals.is_empty() {
+            let apply_options = ApplyOptions {
+                bulk_size: env.api.bulk_size,
+                concurrency: env.api.concurrency,
+                cancel: options.cancel.clone(),
+                progress: Progress::for_apply(&env.name, plan.summary.changes(), options.progress),
+            };
+            let outcomes = apply_plan(&client, &plan, &apply_options).await;
+            apply_options.progress.finish();
+            if !options.cancel.is_cancelled()
+                && let Err(error) = runner
+                    .state()
+                    .save_source_sizes(&env.name, &plan.source_sizes)
+            {
+                tracing::warn!(error = %error, "could not record the sources' sizes");
+            }
+            Some(outcomes)
+        } else {
+            for refusal in &refusals {
+                tracing::warn!(rail = refusal.rail, "{}", refusal.message);
+            }
+            None
+        };
+        let mut env_report = EnvironmentReport::new(&plan, outcomes.as_deref());
+        env_report.refusals = refusals;
+        env_report.calls = Some(client.stats().snapshot());
+        report.environments.push(env_report);
+    }
+    report.interrupted = options.cancel.is_cancelled();
+    report.finished_at = Some(Timestamp::now());
+    Ok(report)
+}
+
+/// The rails an apply checks, on the saved plan.
+fn check_rails(
+    runner: &Runner,
+    env: &EnvironmentConfig,
+    plan: &EnvironmentPlan,
+    live: &[Assignment],
+    catalog: &Catalog,
+    options: &RunOptions,
+    now: Timestamp,
+) -> Vec<Refusal> {
+    let mut refusals = Vec::new();
+    refusals.extend(rails::check_revocations(
+        plan,
+        env.limits.max_revocations,
+        options.allow_mass_revoke,
+    ));
+    refusals.extend(rails::check_source_shrink(
+        plan,
+        &runner.state().last_source_sizes(&env.name),
+        env.limits.max_source_shrink,
+        options.allow_source_shrink,
+    ));
+    refusals.extend(rails::check_protected(
+        plan,
+        live,
+        &env.limits.protect,
+        catalog,
+        now,
+    ));
+    if options.strict && plan.summary.unresolved > 0 {
+        refusals.push(Refusal {
+            rail: "unresolved",
+            message: format!(
+                "environment {}: {} grants name an identity, node or role the service does not have (--strict); nothing was written",
+                env.name, plan.summary.unresolved
+            ),
+        });
+    }
+    refusals
+}
