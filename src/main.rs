@@ -6,7 +6,20 @@ use grantsync::cli::{self, Cli, ColorChoice, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    let cli = Cli::parse();
+    // A usage error exits 1, not clap's 2: under --detailed-exitcode, 2
+    // means "changes pending", and a typo must not pass a pipeline.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() {
+                cli::EXIT_ERROR
+            } else {
+                cli::EXIT_OK
+            };
+            let _ = error.print();
+            std::process::exit(code);
+        }
+    };
     match cli.color {
         ColorChoice::Always => anstream::ColorChoice::Always.write_global(),
         ColorChoice::Never => anstream::ColorChoice::Never.write_global(),

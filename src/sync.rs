@@ -148,17 +148,48 @@ impl Runner {
         if let Some(run_id) = &options.run_id {
             report.run_id = run_id.clone();
         }
+        // Every environment's desired state first: an invalid file anywhere
+        // stops the whole run before any call, not only its environment.
+        let mut desired = HashMap::new();
+        let mut invalid = Vec::new();
+        for name in &names {
+            let env = self.environment(name);
+            match options.desired.get(name) {
+                Some(sources) => {
+                    desired.insert(name.clone(), Arc::clone(sources));
+                }
+                None => match load_sources(&self.config.base_dir, &env, now) {
+                    Ok(sources) => {
+                        desired.insert(name.clone(), Arc::new(sources));
+                    }
+                    Err(error) => invalid.push((name.clone(), error)),
+                },
+            }
+        }
+        if !invalid.is_empty() {
+            let bad: Vec<&str> = invalid.iter().map(|(name, _)| name.as_str()).collect();
+            for name in &names {
+                let error = match invalid.iter().find(|(bad, _)| bad == name) {
+                    Some((_, error)) => error.clone(),
+                    None => format!(
+                        "not synced: the desired state of {} is invalid, and a run writes nothing until every file is valid",
+                        bad.join(", ")
+                    ),
+                };
+                report
+                    .environments
+                    .push(EnvironmentReport::failed(name, error));
+            }
+            report.finished_at = Some(Timestamp::now());
+            return Ok(report);
+        }
+
         for name in names {
-            let env = self
-                .config
-                .environments
-                .iter()
-                .find(|e| e.name == name)
-                .expect("selected from the config")
-                .clone();
+            let env = self.environment(&name);
+            let sources = Arc::clone(&desired[&name]);
             let span = tracing::info_span!("environment", run_id = %report.run_id, environment = %env.name);
             let env_report = match self
-                .run_environment(&env, options, now)
+                .run_environment(&env, sources, options, now)
                 .instrument(span)
                 .await
             {
@@ -195,7 +226,10 @@ impl Runner {
         options: &RunOptions,
     ) -> Result<Client, String> {
         let client = self.client_for(env, options).await?;
-        let live_env = client.environment().await.map_err(|e| e.to_string())?;
+        let live_env = client
+            .environment()
+            .await
+            .map_err(|e| crate::error_chain(&e))?;
         if !live_env.name.eq_ignore_ascii_case(&env.name) {
             return Err(format!(
                 "the API key belongs to environment \"{}\", but the config names \"{}\"; use the key of {}",
@@ -212,18 +246,23 @@ impl Runner {
         }
     }
 
+    /// The config of a selected environment.
+    fn environment(&self, name: &str) -> EnvironmentConfig {
+        self.config
+            .environments
+            .iter()
+            .find(|e| e.name == name)
+            .expect("selected from the config")
+            .clone()
+    }
+
     async fn run_environment(
         &mut self,
         env: &EnvironmentConfig,
+        sources: Arc<Vec<SourceOutput>>,
         options: &RunOptions,
         now: Timestamp,
     ) -> Result<EnvironmentReport, String> {
-        // Desired state first: a bad file stops the environment before any call.
-        let sources = match options.desired.get(&env.name) {
-            Some(sources) => Arc::clone(sources),
-            None => Arc::new(load_sources(&self.config.base_dir, env, now)?),
-        };
-
         let client = self.client_for(env, options).await?;
         let live_env = client
             .environment()
@@ -402,7 +441,7 @@ impl Runner {
         };
         Client::new(&url, key, client_options)
             .map(|client| client.with_cancel(options.cancel.clone()))
-            .map_err(|e| format!("environment {}: {e}", env.name))
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -47,6 +47,11 @@ fn describe(error: &serde_saphyr::Error) -> String {
         Some(at) => &first[..at],
         None => first,
     };
+    // The parser's advice names its own options, which a user cannot reach.
+    let first = match first.find(", set DuplicateKeyPolicy") {
+        Some(at) => &first[..at],
+        None => first,
+    };
     first.trim_end_matches('.').to_owned()
 }
 

@@ -111,8 +111,17 @@ pub fn read_file(
     let fail = |line: u64, column: u64, message: String| {
         vec![FileError::new(shown.clone(), line, column, message)]
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| fail(0, 0, format!("cannot read the file: {e}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| fail(0, 0, format!("cannot read the file: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        fail(
+            line,
+            0,
+            "the file is not UTF-8 text; save grants files as UTF-8".into(),
+        )
+    })?;
     if text.trim().is_empty() {
         return Err(fail(
             0,
@@ -311,6 +320,20 @@ mod tests {
     fn a_file_for_another_environment_is_refused() {
         let errors = read("environment: Development\ngrants: []\n").unwrap_err();
         assert!(errors[0].to_string().contains("Development"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_names_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eng.yaml");
+        std::fs::write(&path, b"grants:\n  - identity: j\xfcrgen@example.com\n").unwrap();
+        let errors = read_file(&path, Arc::from("eng.yaml"), "Production").unwrap_err();
+        assert!(
+            errors[0]
+                .to_string()
+                .starts_with("eng.yaml:2: the file is not UTF-8"),
+            "{errors:?}"
+        );
     }
 
     #[test]
