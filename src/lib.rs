@@ -6,7 +6,8 @@
 //! through the service's API ([`api`]), compares the two ([`plan`]) and makes
 //! the service match ([`apply`]), writing a report of every item
 //! ([`report`]). [`sandbox`] is a local implementation of the same API, used
-//! by the quickstart, the tests and the benchmarks.
+//! by the quickstart, the tests and the benchmarks; [`scenario`] writes
+//! deterministic workspaces of any size for them.
 
 pub mod api;
 pub mod desired;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod plan;
 pub mod report;
 pub mod resolve;
+pub mod scenario;
 pub mod signal;
 pub mod state;
 pub mod sync;
