@@ -79,9 +79,14 @@ pub fn load(base: &Path, pattern: &str, environment: &str) -> Result<SourceOutpu
         ..SourceOutput::default()
     };
     let mut errors = Vec::new();
-    for path in &files {
-        let shown = super::display_path(base, path);
-        match read_file(path, shown, environment) {
+    let read = read_files(base, &files, environment);
+    output.grants.reserve(
+        read.iter()
+            .map(|r| r.as_ref().map_or(0, |(grants, _)| grants.len()))
+            .sum(),
+    );
+    for result in read {
+        match result {
             Ok((grants, entries)) => {
                 output.grants.extend(grants);
                 output.records += entries;
@@ -95,6 +100,45 @@ pub fn load(base: &Path, pattern: &str, environment: &str) -> Result<SourceOutpu
     } else {
         Err(errors)
     }
+}
+
+type FileResult = Result<(Vec<DesiredGrant>, usize), Vec<FileError>>;
+
+/// Reads `files` on as many threads as there are cores, and returns their
+/// results in the order of `files`. Parsing YAML is nearly all of the cost
+/// of a large source, and files are independent.
+fn read_files(base: &Path, files: &[std::path::PathBuf], environment: &str) -> Vec<FileResult> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(files.len());
+    let read_one =
+        |path: &std::path::PathBuf| read_file(path, super::display_path(base, path), environment);
+    if workers <= 1 {
+        return files.iter().map(read_one).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, FileResult)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(path) = files.get(index) else {
+                            return done;
+                        };
+                        done.push((index, read_one(path)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().expect("reading a grants file does not panic"))
+            .collect()
+    });
+    results.sort_unstable_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Reads one grants file; `shown` is how its name appears in messages.

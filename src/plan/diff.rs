@@ -91,7 +91,8 @@ pub fn plan_environment(input: PlanInput<'_>) -> Result<EnvironmentPlan, Vec<Str
     }
 
     // Desired side: resolve, merge duplicates, catch conflicts.
-    let mut wanted: HashMap<Key, Wanted<'_>> = HashMap::new();
+    let mut wanted: HashMap<Key, Wanted<'_>> =
+        HashMap::with_capacity(sources.iter().map(|s| s.grants.len()).sum());
     let mut conflicts = Vec::new();
     for grant in sources.iter().flat_map(|s| &s.grants) {
         if let SourceKind::HrRow(line) = grant.kind
@@ -189,8 +190,15 @@ pub fn plan_environment(input: PlanInput<'_>) -> Result<EnvironmentPlan, Vec<Str
         plan.items.push(item);
     }
 
+    // Whether a node is in scope, decided once per node rather than once per
+    // assignment: a million assignments sit at a few thousand nodes.
+    let mut node_in_scope: HashMap<uuid::Uuid, bool> = HashMap::new();
     for (key, assignment) in &live_by_key {
-        let in_scope = scope.contains(catalog, key);
+        let in_scope = (scope.roles.is_empty() || scope.roles.contains(&key.role))
+            && *node_in_scope.entry(key.node).or_insert_with(|| {
+                scope.nodes.is_empty()
+                    || scope.nodes.iter().any(|&n| catalog.is_within(key.node, n))
+            });
         if in_scope {
             plan.managed_live += 1;
         }
