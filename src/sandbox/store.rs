@@ -186,7 +186,8 @@ impl Store {
     }
 }
 
-/// Most create calls that share one commit.
+/// Most create calls that share one commit: bounds how long one transaction
+/// holds the store, and so how long a read queued behind it waits.
 const MAX_GROUP: usize = 16;
 
 fn run(conn: Connection, inbox: mpsc::Receiver<Message>) {
@@ -380,6 +381,28 @@ mod tests {
                 .await,
             Err(StoreError::Closed)
         ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_calls_for_one_key_create_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = directory(dir.path(), DIRECTORY);
+        let opened = Store::open(dir.path(), &directory, false, now()).unwrap();
+        let env = Arc::clone(&opened.catalog.environments[0]);
+        let store = Arc::new(opened.store);
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..12 {
+            let (store, row) = (Arc::clone(&store), row(&env, "bob@example.com"));
+            let seq = env.seq;
+            calls.spawn(async move { store.create_assignments(seq, vec![row], now()).await });
+        }
+        let mut created = 0;
+        while let Some(result) = calls.join_next().await {
+            let result = result.unwrap().unwrap();
+            created += result.iter().flatten().count();
+        }
+        assert_eq!(created, 1, "whichever call came first created it");
+        store.close().await;
     }
 
     #[tokio::test]
