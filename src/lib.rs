@@ -6,7 +6,8 @@
 //! through the service's API ([`api`]), compares the two ([`plan`]) and makes
 //! the service match ([`apply`]), writing a report of every item
 //! ([`report`]). [`sandbox`] is a local implementation of the same API, used
-//! by the quickstart, the tests and the benchmarks. [`daemon`] keeps syncing:
+//! by the quickstart, the tests and the benchmarks; [`scenario`] writes
+//! deterministic workspaces of any size for them. [`daemon`] keeps syncing:
 //! on file changes and on a schedule, with health and metrics endpoints.
 //!
 //! Around a run: [`validate`] reports every problem of the files at once,
@@ -30,6 +31,7 @@ pub mod plan;
 pub mod report;
 pub mod resolve;
 pub mod saved_plan;
+pub mod scenario;
 pub mod schema;
 pub mod signal;
 pub mod state;

@@ -23,6 +23,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
+        budget: budget_for(text.len()),
     };
     serde_saphyr::from_str_with_options(text, options).map_err(|error| {
         let (line, column) = error
@@ -35,6 +36,20 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
             message: describe(&error),
         }
     })
+}
+
+/// The parser's limits for a text of `len` bytes. The default caps on nodes,
+/// events and scalar bytes would refuse a plain file of a few tens of
+/// thousands of grants; no text holds more nodes or events than a small
+/// multiple of its bytes, so those caps grow with the text. The caps that
+/// stop alias expansion, which can outgrow any text, stay as they are.
+pub fn budget_for(len: usize) -> Option<serde_saphyr::Budget> {
+    let defaults = serde_saphyr::Budget::default();
+    serde_saphyr::budget! {
+        max_events: defaults.max_events.max(len.saturating_mul(2)),
+        max_nodes: defaults.max_nodes.max(len),
+        max_total_scalar_bytes: defaults.max_total_scalar_bytes.max(len),
+    }
 }
 
 /// The error's message without the snippet and location that the parser's
@@ -86,6 +101,33 @@ mod tests {
         let map: BTreeMap<String, String> = from_str("country: NO\nid: 007123\n").unwrap();
         assert_eq!(map["country"], "NO");
         assert_eq!(map["id"], "007123");
+    }
+
+    #[test]
+    fn a_long_plain_list_is_within_the_limits() {
+        let text: String = (0..200_000)
+            .map(|i| format!("- {{a: {i}, b: x}}\n"))
+            .collect();
+        let list: Vec<BTreeMap<String, String>> = from_str(&text).unwrap();
+        assert_eq!(list.len(), 200_000);
+    }
+
+    #[test]
+    fn an_alias_bomb_is_still_refused() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..12 {
+            let previous = level - 1;
+            text.push_str(&format!(
+                "l{level}: &l{level} [*{}, *{0}, *{0}, *{0}, *{0}, *{0}, *{0}, *{0}, *{0}, *{0}]\n",
+                if previous == 0 {
+                    "a".to_owned()
+                } else {
+                    format!("l{previous}")
+                }
+            ));
+        }
+        let parsed = from_str::<BTreeMap<String, serde_json::Value>>(&text);
+        assert!(parsed.is_err());
     }
 
     #[test]

@@ -83,22 +83,70 @@ pub fn load(base: &Path, pattern: &str, environment: &str) -> Result<SourceOutpu
         ..SourceOutput::default()
     };
     let mut errors = Vec::new();
-    for path in &files {
-        let shown = super::display_path(base, path);
-        match read_file(path, shown, environment) {
-            Ok((grants, entries)) => {
-                output.grants.extend(grants);
-                output.records += entries;
-            }
-            Err(mut file_errors) => errors.append(&mut file_errors),
+    read_files(base, &files, environment, |result| match result {
+        Ok((grants, entries)) => {
+            output.grants.extend(grants);
+            output.records += entries;
         }
-    }
+        Err(mut file_errors) => errors.append(&mut file_errors),
+    });
     output.files = files;
     if errors.is_empty() {
         Ok(output)
     } else {
         Err(errors)
     }
+}
+
+type FileResult = Result<(Vec<DesiredGrant>, usize), Vec<FileError>>;
+
+/// Reads `files` on as many threads as there are cores and hands their
+/// results to `sink` in the order of `files`, each as soon as it and every
+/// file before it are read, so that few files' grants are held twice.
+/// Parsing YAML is nearly all of the cost of a large source, and files are
+/// independent.
+fn read_files(
+    base: &Path,
+    files: &[std::path::PathBuf],
+    environment: &str,
+    mut sink: impl FnMut(FileResult),
+) {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(files.len());
+    let read_one =
+        |path: &std::path::PathBuf| read_file(path, super::display_path(base, path), environment);
+    if workers <= 1 {
+        files.iter().map(read_one).for_each(sink);
+        return;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let (done, results) = std::sync::mpsc::channel::<(usize, FileResult)>();
+        for _ in 0..workers {
+            let done = done.clone();
+            let (next, read_one) = (&next, &read_one);
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(path) = files.get(index) else { return };
+                    if done.send((index, read_one(path))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done);
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut expected = 0;
+        for (index, result) in results {
+            waiting.insert(index, result);
+            while let Some(result) = waiting.remove(&expected) {
+                sink(result);
+                expected += 1;
+            }
+        }
+    });
 }
 
 /// Reads one grants file; `shown` is how its name appears in messages.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::key::KeyHash;
 use super::{Action, EnvironmentPlan, Item, Key, Window};
 use crate::api::types::{Assignment, State};
 use crate::desired::{DesiredGrant, Origin, SourceKind, SourceOutput};
@@ -44,6 +45,24 @@ pub struct PlanInput<'a> {
 struct Wanted<'a> {
     window: Window,
     grant: &'a DesiredGrant,
+}
+
+/// What one key has on each side: positions in the desired list and in the
+/// live slice, or [`NONE`]. Positions rather than references keep the map's
+/// entries small, and so more of it in cache.
+#[derive(Clone, Copy)]
+struct Slot {
+    want: u32,
+    live: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+fn index(position: usize) -> u32 {
+    u32::try_from(position)
+        .ok()
+        .filter(|&i| i != NONE)
+        .expect("fewer than four billion grants or assignments")
 }
 
 /// Plans one environment.
@@ -90,8 +109,14 @@ pub fn plan_environment(input: PlanInput<'_>) -> Result<EnvironmentPlan, Vec<Str
         }
     }
 
-    // Desired side: resolve, merge duplicates, catch conflicts.
-    let mut wanted: HashMap<Key, Wanted<'_>> = HashMap::new();
+    // Desired side: resolve, merge duplicates, catch conflicts. Desired and
+    // live share one map, so each key is looked up once per side and the
+    // actions come from one pass over the map: at a million keys the cost is
+    // the random memory accesses, not the comparisons.
+    let desired_count: usize = sources.iter().map(|s| s.grants.len()).sum();
+    let mut wanted: Vec<Wanted<'_>> = Vec::with_capacity(desired_count);
+    let mut slots: HashMap<Key, Slot, KeyHash> =
+        HashMap::with_capacity_and_hasher(desired_count.max(live.len()), KeyHash::default());
     let mut conflicts = Vec::new();
     for grant in sources.iter().flat_map(|s| &s.grants) {
         if let SourceKind::HrRow(line) = grant.kind
@@ -121,14 +146,18 @@ pub fn plan_environment(input: PlanInput<'_>) -> Result<EnvironmentPlan, Vec<Str
             effective_from: grant.effective_from,
             effective_to: grant.effective_to,
         };
-        match wanted.entry(key) {
+        match slots.entry(key) {
             Entry::Vacant(slot) => {
-                slot.insert(Wanted { window, grant });
+                slot.insert(Slot {
+                    want: index(wanted.len()),
+                    live: NONE,
+                });
+                wanted.push(Wanted { window, grant });
             }
-            Entry::Occupied(slot) if slot.get().window == window => {}
+            Entry::Occupied(slot) if wanted[slot.get().want as usize].window == window => {}
             Entry::Occupied(slot) => conflicts.push(format!(
                 "{} and {} both declare {} {} {} with different windows; make them agree or remove one",
-                slot.get().grant.origin,
+                wanted[slot.get().want as usize].grant.origin,
                 grant.origin,
                 catalog.identity_label(key.identity),
                 catalog.node_label(key.node),
@@ -142,21 +171,52 @@ pub fn plan_environment(input: PlanInput<'_>) -> Result<EnvironmentPlan, Vec<Str
 
     // Live side, keyed the same way. The service keeps keys unique; should it
     // not, the later duplicate is reported as unmanaged and never touched.
-    let mut live_by_key: HashMap<Key, &Assignment> = HashMap::with_capacity(live.len());
     let mut live_duplicates = Vec::new();
-    for assignment in live {
+    for (position, assignment) in live.iter().enumerate() {
         let key = Key {
             identity: assignment.identity_id,
             node: assignment.node_id,
             role: assignment.role_id,
         };
-        if live_by_key.insert(key, assignment).is_some() {
+        let slot = slots.entry(key).or_insert(Slot {
+            want: NONE,
+            live: NONE,
+        });
+        if slot.live == NONE {
+            slot.live = index(position);
+        } else {
             live_duplicates.push(assignment);
         }
     }
 
-    for (key, want) in &wanted {
-        let item = match live_by_key.get(key) {
+    // Whether a node is in scope, decided once per node rather than once per
+    // assignment: a million assignments sit at a few thousand nodes.
+    let mut node_in_scope: HashMap<uuid::Uuid, bool> = HashMap::new();
+    for (key, slot) in &slots {
+        let assignment = (slot.live != NONE).then(|| &live[slot.live as usize]);
+        if let Some(assignment) = assignment {
+            let in_scope = (scope.roles.is_empty() || scope.roles.contains(&key.role))
+                && *node_in_scope.entry(key.node).or_insert_with(|| {
+                    scope.nodes.is_empty()
+                        || scope.nodes.iter().any(|&n| catalog.is_within(key.node, n))
+                });
+            if in_scope {
+                plan.managed_live += 1;
+            }
+            if slot.want == NONE {
+                let action = if prune && in_scope {
+                    Action::Revoke
+                } else {
+                    Action::Unmanaged
+                };
+                plan.items.push(live_item(action, key, assignment, catalog));
+                plan.summary.count(action);
+                continue;
+            }
+        }
+
+        let want = &wanted[slot.want as usize];
+        let item = match assignment {
             None if want.window.has_ended(now) => {
                 let mut item = desired_item(Action::Skip, key, want, catalog);
                 item.detail = Some("its window has already ended".into());
@@ -187,23 +247,6 @@ pub fn plan_environment(input: PlanInput<'_>) -> Result<EnvironmentPlan, Vec<Str
         };
         plan.summary.count(item.action);
         plan.items.push(item);
-    }
-
-    for (key, assignment) in &live_by_key {
-        let in_scope = scope.contains(catalog, key);
-        if in_scope {
-            plan.managed_live += 1;
-        }
-        if wanted.contains_key(key) {
-            continue;
-        }
-        let action = if prune && in_scope {
-            Action::Revoke
-        } else {
-            Action::Unmanaged
-        };
-        plan.items.push(live_item(action, key, assignment, catalog));
-        plan.summary.count(action);
     }
     for assignment in live_duplicates {
         let key = Key {

@@ -7,6 +7,7 @@
 //! `rails.rs`.
 
 mod diff;
+mod key;
 pub mod rails;
 
 use jiff::Timestamp;

@@ -72,6 +72,7 @@ fn parse(path: &Path, text: &str) -> Result<RawDirectory, Error> {
         leading_zero_numbers_as_strings: true,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
         with_snippet: false,
+        budget: crate::yaml::budget_for(text.len()),
     };
     serde_saphyr::from_str_with_options(text, options).map_err(|e| {
         let location = e.location();

@@ -1,4 +1,5 @@
-//! Assignment queries: create (one transaction per call), get, patch,
+//! Assignment queries: create (one transaction per group of waiting calls),
+//! get, patch,
 //! delete, and keyset-paginated listing.
 //!
 //! A listing is ordered by `seq`, which is given once at insert and never
@@ -11,7 +12,8 @@
 
 use jiff::Timestamp;
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::seed::uuid;
@@ -86,6 +88,106 @@ fn assignment(row: &Row<'_>, now: Timestamp) -> rusqlite::Result<(i64, Assignmen
     ))
 }
 
+type Created = rusqlite::Result<Vec<Option<Assignment>>>;
+
+/// One create call waiting for the store's thread.
+pub(crate) struct CreateJob {
+    env: i64,
+    rows: Vec<NewRow>,
+    now: Timestamp,
+    reply: oneshot::Sender<Created>,
+}
+
+/// Runs a group of create calls in one transaction and answers each once it
+/// is committed. Should the shared transaction fail, each call is run again
+/// in a transaction of its own, so that one call's failure is not another's.
+pub(super) fn create_group(conn: &mut Connection, group: Vec<CreateJob>) {
+    let shared = (|| {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let results = group
+            .iter()
+            .map(|job| insert_rows(&tx, job.env, &job.rows, job.now))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        tx.commit()?;
+        Ok::<_, rusqlite::Error>(results)
+    })();
+    match shared {
+        Ok(results) => {
+            for (job, result) in group.into_iter().zip(results) {
+                // The caller may have gone (a cut connection); the rows are in.
+                let _ = job.reply.send(Ok(result));
+            }
+        }
+        Err(_) if group.len() > 1 => {
+            for job in group {
+                let env = job.env;
+                let result = (|| {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let result = insert_rows(&tx, env, &job.rows, job.now)?;
+                    tx.commit()?;
+                    Ok(result)
+                })();
+                let _ = job.reply.send(result);
+            }
+        }
+        Err(error) => {
+            let job = group
+                .into_iter()
+                .next()
+                .expect("a group has one call or more");
+            let _ = job.reply.send(Err(error));
+        }
+    }
+}
+
+/// Inserts the rows of one call inside `tx`.
+fn insert_rows(
+    tx: &rusqlite::Transaction<'_>,
+    env: i64,
+    rows: &[NewRow],
+    now: Timestamp,
+) -> rusqlite::Result<Vec<Option<Assignment>>> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO assignments (env, id, identity_id, node_id, role_id,
+             from_s, from_ns, to_s, to_ns, created_s, created_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (env, node_id, identity_id, role_id) DO NOTHING",
+    )?;
+    let (created_s, created_ns) = timestamp_parts(now);
+    let mut results = Vec::with_capacity(rows.len());
+    for row in rows {
+        // Time-ordered ids append to the id index instead of dirtying a
+        // random page of it per row.
+        let id = Uuid::now_v7();
+        let (from_s, from_ns) = row.effective_from.map(timestamp_parts).unzip();
+        let (to_s, to_ns) = row.effective_to.map(timestamp_parts).unzip();
+        let inserted = insert.execute(params![
+            env,
+            id.as_bytes(),
+            row.identity_id.as_bytes(),
+            row.node_id.as_bytes(),
+            row.role_id.as_bytes(),
+            from_s,
+            from_ns,
+            to_s,
+            to_ns,
+            created_s,
+            created_ns
+        ])?;
+        results.push((inserted == 1).then(|| Assignment {
+            id,
+            identity_id: row.identity_id,
+            node_id: row.node_id,
+            role_id: row.role_id,
+            effective_from: row.effective_from,
+            effective_to: row.effective_to,
+            state: State::at(row.effective_from, row.effective_to, now),
+            created_at: now,
+        }));
+    }
+    Ok(results)
+}
+
 /// SQL that holds when the window in `from_*`/`to_*` is in `state` at `now`;
 /// pushes the values of its placeholders, in order, onto `values`.
 fn state_condition(state: State, now: Timestamp, values: &mut Vec<Value>) -> String {
@@ -111,9 +213,10 @@ fn state_condition(state: State, now: Timestamp, values: &mut Vec<Value>) -> Str
 }
 
 impl Store {
-    /// Inserts `rows` in one transaction. Each row succeeds on its own or
-    /// answers `None` when its (identity, node, role) is already assigned,
-    /// by an earlier call or an earlier row of this one.
+    /// Inserts `rows` in one transaction, shared with the create calls that
+    /// wait beside it. Each row succeeds on its own or answers `None` when
+    /// its (identity, node, role) is already assigned, by an earlier call or
+    /// an earlier row of this one.
     ///
     /// # Errors
     ///
@@ -124,50 +227,23 @@ impl Store {
         rows: Vec<NewRow>,
         now: Timestamp,
     ) -> Result<Vec<Option<Assignment>>, StoreError> {
-        self.call(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut results = Vec::with_capacity(rows.len());
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO assignments (env, id, identity_id, node_id, role_id,
-                         from_s, from_ns, to_s, to_ns, created_s, created_ns)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                     ON CONFLICT (env, identity_id, node_id, role_id) DO NOTHING",
-                )?;
-                let (created_s, created_ns) = timestamp_parts(now);
-                for row in rows {
-                    let id = Uuid::new_v4();
-                    let (from_s, from_ns) = row.effective_from.map(timestamp_parts).unzip();
-                    let (to_s, to_ns) = row.effective_to.map(timestamp_parts).unzip();
-                    let inserted = insert.execute(params![
-                        env,
-                        id.as_bytes(),
-                        row.identity_id.as_bytes(),
-                        row.node_id.as_bytes(),
-                        row.role_id.as_bytes(),
-                        from_s,
-                        from_ns,
-                        to_s,
-                        to_ns,
-                        created_s,
-                        created_ns
-                    ])?;
-                    results.push((inserted == 1).then(|| Assignment {
-                        id,
-                        identity_id: row.identity_id,
-                        node_id: row.node_id,
-                        role_id: row.role_id,
-                        effective_from: row.effective_from,
-                        effective_to: row.effective_to,
-                        state: State::at(row.effective_from, row.effective_to, now),
-                        created_at: now,
-                    }));
-                }
-            }
-            tx.commit()?;
-            Ok(results)
-        })
-        .await
+        let (reply, answer) = oneshot::channel();
+        let job = CreateJob {
+            env,
+            rows,
+            now,
+            reply,
+        };
+        self.jobs
+            .send(super::Message::Create(job))
+            .map_err(|_| StoreError::Closed)?;
+        answer
+            .await
+            .map_err(|_| StoreError::Closed)?
+            .map_err(|source| StoreError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     pub async fn get_assignment(

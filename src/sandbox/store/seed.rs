@@ -71,7 +71,10 @@ CREATE TABLE assignments (
     to_ns       INTEGER,
     created_s   INTEGER NOT NULL,
     created_ns  INTEGER NOT NULL,
-    UNIQUE (env, identity_id, node_id, role_id)
+    -- Node first: a client that sends its creates grouped by node (grantsync
+    -- sorts them so) touches a few pages of this index per call, not one
+    -- page per item; identity next, for the access query.
+    UNIQUE (env, node_id, identity_id, role_id)
 );
 CREATE INDEX assignments_by_env ON assignments (env, seq);
 CREATE INDEX assignments_by_node ON assignments (env, node_id, seq);
