@@ -283,9 +283,9 @@ pub struct SandboxArgs {
 /// Faults `grantsync sandbox` injects on purpose, for trying clients.
 #[derive(Debug, Clone, Args)]
 pub struct FaultArgs {
-    /// Items one bulk-create call may carry; more is answered 413.
-    #[arg(long, default_value_t = sandbox::DEFAULT_BULK_LIMIT)]
-    pub bulk_limit: usize,
+    /// Items one bulk-create call may carry; more is answered 413 (default 500).
+    #[arg(long)]
+    pub bulk_limit: Option<usize>,
     /// Milliseconds added to every request.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
@@ -317,7 +317,7 @@ impl From<FaultArgs> for sandbox::Faults {
             rate_limit_rate: args.rate_limit_rate,
             drop_rate: args.drop_rate,
             item_failure_rate: args.item_failure_rate,
-            bulk_limit: Some(args.bulk_limit),
+            bulk_limit: args.bulk_limit,
             retry_after_secs: args.retry_after_secs,
             seed: args.seed,
         }

@@ -195,3 +195,24 @@ fn a_closed_pipe_is_a_quiet_exit() {
         assert_eq!(stderr(&output), "", "{command:?}");
     }
 }
+
+#[test]
+fn a_usage_error_exits_1_not_the_changes_pending_code() {
+    for args in [
+        vec!["plan", "--detailed-exitcode", "--now", "bogus"],
+        vec!["plan", "--bogus-flag"],
+        vec!["plan", "--format", "yaml"],
+    ] {
+        let output = grantsync_usage(&args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+    }
+    assert_eq!(grantsync_usage(&["--help"]).status.code(), Some(0));
+}
+
+fn grantsync_usage(args: &[&str]) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("grantsync")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}

@@ -277,7 +277,11 @@ async fn a_saved_plan_decides_the_environments_and_pruning() {
     let output = review
         .run(&["apply", "--plan", plan.to_str().unwrap(), "--prune"])
         .await;
-    assert_eq!(output.status.code(), Some(2), "clap refuses the mix");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the mix is a usage error, exit 1"
+    );
     assert!(stderr(&output).contains("--prune"), "{}", stderr(&output));
 
     let output = review.apply_plan().await;
