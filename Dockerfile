@@ -3,6 +3,8 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# Declared bench targets must exist for cargo to read the manifest.
+COPY benches ./benches
 RUN cargo build --release --locked --bin grantsync \
     && strip target/release/grantsync
 
