@@ -2,8 +2,9 @@
 # Whole-process benchmarks of the release binary against a sandbox that
 # runs as its own process on loopback, as a user would run them:
 #
-#   1. plan of SIZE desired x SIZE live, beside its two floors: `validate`
-#      (reads and parses the same grants files, nothing else) and
+#   1. plan of SIZE desired x SIZE live, beside its two floors:
+#      `load_sources` (reads and parses the same grants files with the
+#      plan's own code, nothing else) and
 #      `list_live` (lists the same live assignments over HTTP, nothing else);
 #   2. apply of APPLY creates to a fresh sandbox: wall time, items per
 #      second, bulk calls (the sandbox's /_sandbox/stats and the report's
@@ -27,9 +28,10 @@ TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 BIN=$TARGET/release/grantsync
 GEN=$TARGET/release/examples/gen_scenario
 LIST=$TARGET/release/examples/list_live
+LOAD=$TARGET/release/examples/load_sources
 
 echo "== build (release)"
-(cd "$REPO" && cargo build --release --quiet --bin grantsync --example gen_scenario --example list_live)
+(cd "$REPO" && cargo build --release --quiet --bin grantsync --example gen_scenario --example list_live --example load_sources)
 
 echo "== machine"
 echo "nproc: $(nproc)"
@@ -98,7 +100,7 @@ echo "== plan: $SIZE desired x $SIZE live (5% creates, 5% window changes, 5% rev
 scenario plan "$PLAN_PORT" --desired "$SIZE" --live "$SIZE" --creates 0.05 --updates 0.05
 PLAN=$WORK/plan
 start_sandbox plan "$PLAN_PORT"
-timed parse "$BIN" validate -c "$PLAN/grantsync.yaml"
+timed parse "$LOAD" "$PLAN/grantsync.yaml"
 timed list "$LIST" --url "http://127.0.0.1:$PLAN_PORT" --key-file "$PLAN/sandbox.key"
 before=$(stats "$PLAN_PORT")
 timed plan "$BIN" plan -c "$PLAN/grantsync.yaml" --state-dir "$PLAN/state" --format json

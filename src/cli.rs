@@ -253,6 +253,16 @@ pub struct SchemaArgs {
     /// Write every schema into DIR instead of printing one.
     #[arg(long, value_name = "DIR", conflicts_with = "name")]
     pub out: Option<PathBuf>,
+    /// Narrow the grants and HR mapping schemas to the role keys and node
+    /// paths that this config's service knows, for an editor to check them.
+    #[arg(long, short = 'c', value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The environment whose names to use; needed when the config has more than one.
+    #[arg(long = "env", value_name = "NAME", requires = "config")]
+    pub environment: Option<String>,
+    /// Where the embedded sandbox keeps its store; `.grantsync/` beside the config by default.
+    #[arg(long, value_name = "DIR", requires = "config")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -411,7 +421,16 @@ pub async fn run(cli: Cli) -> i32 {
             };
             explain::run(&options).await
         }
-        Command::Schema(args) => schema::run(args.name.as_deref(), args.out.as_deref()),
+        Command::Schema(args) => {
+            let options = schema::Options {
+                name: args.name,
+                out: args.out,
+                config: args.config,
+                environment: args.environment,
+                state_dir: args.state_dir,
+            };
+            schema::run(&options).await
+        }
         Command::Sandbox(args) => {
             let options = sandbox::Options {
                 directory: args.directory,

@@ -482,6 +482,25 @@ impl Config {
             })
             .collect()
     }
+
+    /// The one environment a command works on: the one named, or the only
+    /// one. `doing` completes the message that asks for `--env` ("say which
+    /// to export").
+    ///
+    /// # Errors
+    ///
+    /// No environment has that name, or none is named and there are several.
+    pub fn one(&self, name: Option<&str>, doing: &str) -> Result<&EnvironmentConfig, String> {
+        match name {
+            Some(name) => self.select(&[name.to_owned()]).map(|selected| selected[0]),
+            None if self.environments.len() == 1 => Ok(&self.environments[0]),
+            None => Err(format!(
+                "{} has {} environments; say which to {doing} with --env NAME",
+                self.path.display(),
+                self.environments.len()
+            )),
+        }
+    }
 }
 
 /// Rules of the config that its types do not express.
@@ -583,6 +602,16 @@ fn check(file: &ConfigFile, invalid: impl Fn(&str, String) -> Error) -> Result<(
             }
         }
     }
+    let daemon = &file.daemon;
+    if let Err(error) =
+        crate::daemon::Schedule::check(daemon.schedule.as_deref(), daemon.timezone.as_deref())
+    {
+        let needle = match error {
+            crate::daemon::ScheduleError::InvalidSchedule { .. } => "schedule:",
+            crate::daemon::ScheduleError::UnknownTimeZone { .. } => "timezone:",
+        };
+        return Err(invalid(needle, error.to_string()));
+    }
     Ok(())
 }
 
@@ -598,6 +627,25 @@ mod tests {
     }
 
     const MINIMAL: &str = "environments:\n  - name: Production\n    api: {url: https://access.example.com, key_env: KEY}\n    sources:\n      - grants: access/*.yaml\n";
+
+    #[test]
+    fn daemon_schedule_and_zone_are_checked_where_they_are_written() {
+        let text = MINIMAL.to_owned() + "daemon:\n  schedule: \"0 */15 * * * *\"\n";
+        let error = load(&text).unwrap_err().to_string();
+        assert!(error.contains(":7:"), "{error}");
+        assert!(error.contains("five-field crontab"), "{error}");
+
+        let text = MINIMAL.to_owned() + "daemon:\n  timezone: Europe/Berlinn\n";
+        let error = load(&text).unwrap_err().to_string();
+        assert!(
+            error.contains(":7:") && error.contains("Europe/Berlinn"),
+            "{error}"
+        );
+
+        let text =
+            MINIMAL.to_owned() + "daemon: {schedule: \"30 2 * * *\", timezone: Europe/Berlin}\n";
+        assert!(load(&text).is_ok());
+    }
 
     #[test]
     fn minimal_config_gets_defaults() {

@@ -112,7 +112,10 @@ pub async fn run(options: &Options) -> i32 {
 /// cannot be written; in every case but the last nothing was written.
 pub async fn export(options: &Options) -> Result<Exported, Error> {
     let config = Config::load(&options.config)?;
-    let env = choose_environment(&config, options.environment.as_deref())?;
+    let env = config
+        .one(options.environment.as_deref(), "export")
+        .map_err(Error::Environment)?
+        .clone();
 
     let mut runner = Runner::new(config.clone(), options.state_dir.clone());
     let fetched = async {
@@ -170,24 +173,6 @@ pub async fn export(options: &Options) -> Result<Exported, Error> {
         assignments: live.len(),
         left_alone,
     })
-}
-
-fn choose_environment(
-    config: &Config,
-    name: Option<&str>,
-) -> Result<config::EnvironmentConfig, Error> {
-    match name {
-        Some(name) => config
-            .select(&[name.to_owned()])
-            .map(|selected| selected[0].clone())
-            .map_err(Error::Environment),
-        None if config.environments.len() == 1 => Ok(config.environments[0].clone()),
-        None => Err(Error::Environment(format!(
-            "{} has {} environments; say which to export with --env NAME",
-            config.path.display(),
-            config.environments.len()
-        ))),
-    }
 }
 
 /// One entry of a file: a node, a role and a window.

@@ -169,6 +169,20 @@ impl Catalog {
         false
     }
 
+    /// Every role key, sorted.
+    pub fn role_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.by_role_key.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Every node path, sorted.
+    pub fn node_paths(&self) -> Vec<&str> {
+        let mut paths: Vec<&str> = self.by_path.keys().map(String::as_str).collect();
+        paths.sort_unstable();
+        paths
+    }
+
     pub fn identities(&self) -> impl Iterator<Item = &Identity> {
         self.identities.values()
     }

@@ -18,6 +18,11 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 use serde_json::Value;
 
+use crate::config::Config;
+use crate::report::Mode;
+use crate::resolve::Catalog;
+use crate::sync::{RunOptions, Runner};
+
 /// One schema file.
 #[derive(Debug, Clone)]
 pub struct SchemaFile {
@@ -83,9 +88,13 @@ pub fn named(name: &str) -> Option<SchemaFile> {
 /// The directory cannot be created or a file cannot be written; files
 /// written before the failure stay.
 pub fn write_all(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    write_files(dir, &all())
+}
+
+fn write_files(dir: &Path, files: &[SchemaFile]) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
-    for file in all() {
+    for file in files {
         let path = dir.join(file.name);
         crate::state::write_whole(&path, file.text().as_bytes())?;
         written.push(path);
@@ -93,11 +102,57 @@ pub fn write_all(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// What `grantsync schema` prints or writes.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The schema to print; every name is listed when `None` and `out` is too.
+    pub name: Option<String>,
+    /// Write every schema into this directory instead of printing one.
+    pub out: Option<PathBuf>,
+    /// Narrow the schemas to the role keys and node paths of this config's
+    /// environment, as its service lists them.
+    pub config: Option<PathBuf>,
+    pub environment: Option<String>,
+    pub state_dir: Option<PathBuf>,
+}
+
 /// `grantsync schema`: writes every schema into `out`, or prints the one
 /// named, or lists the names. Returns the exit code.
-pub fn run(name: Option<&str>, out: Option<&Path>) -> i32 {
-    if let Some(dir) = out {
-        return match write_all(dir) {
+pub async fn run(options: &Options) -> i32 {
+    match schemas_to_show(options).await {
+        Ok(files) => show(options, files),
+        Err(message) => {
+            eprintln!("error: {message}");
+            crate::cli::EXIT_ERROR
+        }
+    }
+}
+
+/// Every schema, narrowed to a service's names when a config is given and
+/// a schema that holds names is wanted.
+async fn schemas_to_show(options: &Options) -> Result<Vec<SchemaFile>, String> {
+    let wants_names = options.out.is_some() || options.name.is_some();
+    let Some(config_path) = options.config.as_deref().filter(|_| wants_names) else {
+        return Ok(all());
+    };
+    let config = Config::load(config_path).map_err(|e| crate::validate::full_message(&e))?;
+    let env = config
+        .one(options.environment.as_deref(), "narrow the schemas to")?
+        .clone();
+    let mut runner = Runner::new(config, options.state_dir.clone());
+    let fetched = async {
+        let client = runner.connect(&env, &RunOptions::new(Mode::Plan)).await?;
+        Catalog::fetch(&client).await.map_err(|e| e.to_string())
+    }
+    .await;
+    runner.shutdown().await;
+    let catalog = fetched.map_err(|message| format!("environment {}: {message}", env.name))?;
+    Ok(narrowed(&env.name, &catalog))
+}
+
+fn show(options: &Options, files: Vec<SchemaFile>) -> i32 {
+    if let Some(dir) = &options.out {
+        return match write_files(dir, &files) {
             Ok(written) => {
                 for path in written {
                     println!("{}", path.display());
@@ -113,28 +168,67 @@ pub fn run(name: Option<&str>, out: Option<&Path>) -> i32 {
             }
         };
     }
-    match name {
-        None => {
-            for file in all() {
-                println!("{}", file.name);
-            }
+    let Some(name) = &options.name else {
+        for file in &files {
+            println!("{}", file.name);
+        }
+        return crate::cli::EXIT_OK;
+    };
+    match files.iter().find(|file| file.name == name) {
+        Some(file) => {
+            print!("{}", file.text());
             crate::cli::EXIT_OK
         }
-        Some(name) => match named(name) {
-            Some(file) => {
-                print!("{}", file.text());
-                crate::cli::EXIT_OK
-            }
-            None => {
-                let names: Vec<&str> = all().iter().map(|f| f.name).collect();
-                eprintln!(
-                    "error: no schema \"{name}\"; there are: {}",
-                    names.join(", ")
-                );
-                crate::cli::EXIT_ERROR
-            }
-        },
+        None => {
+            let names: Vec<&str> = files.iter().map(|f| f.name).collect();
+            eprintln!(
+                "error: no schema \"{name}\"; there are: {}",
+                names.join(", ")
+            );
+            crate::cli::EXIT_ERROR
+        }
     }
+}
+
+/// The same UUIDs that a grants file may name things by, hyphens optional.
+const UUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$";
+
+/// Every schema, with the places that name a role or a node narrowed to
+/// the names `catalog` knows (or a UUID): an editor then flags a misspelt
+/// role or node as it is typed and offers the real ones for completion.
+/// HR mapping rules keep any node, since theirs are templates.
+pub fn narrowed(environment: &str, catalog: &Catalog) -> Vec<SchemaFile> {
+    let roles = catalog.role_keys();
+    let nodes = catalog.node_paths();
+    let mut files = all();
+    for file in &mut files {
+        let (entry, names_nodes) = match file.name {
+            "grants.schema.json" => ("GrantEntry", true),
+            "hr-mapping.schema.json" => ("Rule", false),
+            _ => continue,
+        };
+        let properties = &mut file.schema["definitions"][entry]["properties"];
+        narrow(&mut properties["role"], &roles, "role key");
+        if names_nodes {
+            narrow(&mut properties["node"], &nodes, "node path");
+        }
+        let title = file.schema["title"].as_str().unwrap_or_default().to_owned();
+        file.schema["title"] = format!("{title}, environment {environment}").into();
+    }
+    files
+}
+
+/// Makes a string property one of `names` or a UUID. With no names there
+/// is nothing to offer, and the property stays as it is.
+fn narrow(property: &mut Value, names: &[&str], what: &str) {
+    if names.is_empty() || !property.is_object() {
+        return;
+    }
+    property["anyOf"] = serde_json::json!([
+        {"enum": names, "description": format!("A {what} that the service knows.")},
+        {"pattern": UUID_PATTERN, "description": "A UUID."},
+    ]);
 }
 
 /// A file grantsync reads: what deserializing accepts.

@@ -13,16 +13,17 @@
 mod diagnostic;
 mod names;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
 pub use diagnostic::{Diagnostic, Severity, shown_path};
 
 use crate::config::{self, Config, EnvironmentConfig, Source};
-use crate::desired::{self, DesiredGrant, FileError, SourceOutput, grants, hr};
+use crate::desired::{self, DesiredGrant, FileError, SourceKind, SourceOutput, grants, hr};
 use crate::report::Mode;
 use crate::resolve::Catalog;
 use crate::sync::{RunOptions, Runner};
@@ -70,7 +71,9 @@ impl Findings {
 /// What one environment's sources yielded, for the checks that follow.
 #[derive(Default)]
 struct EnvironmentRead {
-    grants_files: Vec<PathBuf>,
+    /// Each grants file, and whether its grants are in `desired` (the
+    /// strict reading took it) or only its names can be checked.
+    grants_files: Vec<(PathBuf, bool)>,
     hr_exports: Vec<(SourceOutput, PathBuf)>,
     desired: Vec<DesiredGrant>,
     files: usize,
@@ -132,8 +135,12 @@ pub async fn validate(options: &Options) -> Findings {
         };
         if let Some(catalog) = &catalog {
             names::check_config(&config.path, &env.name, catalog, &mut findings.diagnostics);
-            for path in &read.grants_files {
-                names::check_grants_file(path, catalog, &mut findings.diagnostics);
+            let named_wrongly = files_naming_unknowns(&read.desired, catalog);
+            for (path, read_strictly) in &read.grants_files {
+                let shown = desired::display_path(&config.base_dir, path);
+                if !read_strictly || named_wrongly.contains(&shown) {
+                    names::check_grants_file(path, catalog, &mut findings.diagnostics);
+                }
             }
             for (output, mapping) in &read.hr_exports {
                 names::check_hr_export(
@@ -177,6 +184,22 @@ pub async fn validate(options: &Options) -> Findings {
         runner.shutdown().await;
     }
     findings
+}
+
+/// The grants files among `desired`'s origins that name something the
+/// service does not have. Resolving the grants already read is cheap; only
+/// these files are read again, for the place of each unknown name.
+fn files_naming_unknowns(desired: &[DesiredGrant], catalog: &Catalog) -> HashSet<Arc<str>> {
+    desired
+        .iter()
+        .filter(|grant| grant.kind == SourceKind::Grants)
+        .filter(|grant| {
+            catalog.identity(&grant.identity).is_err()
+                || catalog.node(&grant.node).is_err()
+                || catalog.role(&grant.role).is_err()
+        })
+        .map(|grant| grant.origin.file.clone())
+        .collect()
 }
 
 /// The service's names for one environment, through the client a run makes.
@@ -258,29 +281,25 @@ fn read_sources(
                     warning.severity = Severity::Warning;
                     out.push(warning);
                 }
-                for path in files {
-                    read.files += 1;
-                    let shown = desired::display_path(base, &path);
-                    match grants::read_file(&path, shown, &env.name) {
-                        Ok((grants, _)) => {
-                            read.desired.extend(grants);
-                            read.grants_files.push(path);
-                        }
-                        Err(errors) => {
-                            out.extend(errors.iter().map(|e| file_diagnostic(base, e)));
-                            // The strict reading stops at a YAML error; a
-                            // lenient one still finds the file's other problems.
-                            let parsed = std::fs::read_to_string(&path).is_ok_and(|text| {
-                                yaml::from_str::<grants::GrantsFile>(&text).is_ok()
-                            });
-                            let readable =
-                                parsed || names::check_grants_values(&path, errors[0].line, out);
-                            if readable {
-                                read.grants_files.push(path);
-                            }
+                read.files += files.len();
+                grants::read_files(base, &files, &env.name, |path, result| match result {
+                    Ok((grants, _)) => {
+                        read.desired.extend(grants);
+                        read.grants_files.push((path.clone(), true));
+                    }
+                    Err(errors) => {
+                        out.extend(errors.iter().map(|e| file_diagnostic(base, e)));
+                        // The strict reading stops at a YAML error; a
+                        // lenient one still finds the file's other problems.
+                        let parsed = std::fs::read_to_string(path)
+                            .is_ok_and(|text| yaml::from_str::<grants::GrantsFile>(&text).is_ok());
+                        let readable =
+                            parsed || names::check_grants_values(path, errors[0].line, out);
+                        if readable {
+                            read.grants_files.push((path.clone(), false));
                         }
                     }
-                }
+                });
             }
             Source::HrExport { pattern, mapping } => {
                 read.files += 1;
@@ -364,13 +383,17 @@ fn hr_diagnostic(
     Diagnostic::error(&path, line, column, message)
 }
 
-/// An error's message followed by its causes.
+/// An error's message followed by its causes, each once: a cause that the
+/// message already quotes is not repeated.
 pub fn full_message(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
         source = cause.source();
     }
     message
@@ -449,6 +472,14 @@ fn conflicts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cause_the_message_quotes_is_not_repeated() {
+        let error = crate::config::Config::load(Path::new("no-such-dir/grantsync.yaml"))
+            .expect_err("the file does not exist");
+        let message = full_message(&error);
+        assert_eq!(message.matches("os error 2").count(), 1, "{message}");
+    }
 
     #[test]
     fn location_prefixes_come_off_messages() {

@@ -261,10 +261,16 @@ async fn an_invalid_config_at_start_is_an_error() {
     let mut daemon = Process::start(&workspace, &[]);
     assert_eq!(daemon.exit_code().await, 1);
     let stderr = daemon.seen.join("\n");
+    // The config's line and column, as any command reports it.
+    let line = text
+        .lines()
+        .position(|l| l.contains("debounce_ms: 100"))
+        .unwrap()
+        + 2;
     assert!(
-        stderr.contains(
-            "grantsync.yaml: daemon.schedule \"*/15 * * *\" is not a five-field crontab schedule"
-        ),
+        stderr.contains(&format!(
+            "grantsync.yaml:{line}:3: daemon.schedule \"*/15 * * *\" is not a five-field crontab schedule"
+        )),
         "{stderr}"
     );
 }

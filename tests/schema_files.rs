@@ -255,3 +255,63 @@ fn schema_command_prints_one_schema_or_writes_them_all() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("grants.schema.json"));
 }
+
+#[test]
+fn a_schema_narrowed_to_the_service_flags_a_misspelt_role_and_node() {
+    let dir = quickstart();
+    let config = dir.path().join("grantsync.yaml");
+    let output = common::run(&[
+        "schema",
+        "grants.schema.json",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let schema: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    let file = repo().join("examples/quickstart/access/finance.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(problems(&schema, &yaml_value(&text)), Vec::<String>::new());
+
+    // A misspelt role is flagged, and the valid keys the editor lists and
+    // completes hold the one that was meant.
+    let misspelt = yaml_value(&text.replacen("role: approver", "role: aprover", 1));
+    let found = problems(&schema, &misspelt);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].contains("aprover"), "{found:#?}");
+    let role = &schema["definitions"]["GrantEntry"]["properties"]["role"];
+    let keys = role["anyOf"][0]["enum"].as_array().unwrap();
+    assert!(keys.contains(&Value::from("approver")), "{role}");
+
+    // So is a node that the service does not have; a UUID still passes.
+    let node = yaml_value(&text.replacen("acme/finance", "acme/financ", 1));
+    assert_eq!(problems(&schema, &node).len(), 1);
+    let by_id = yaml_value(&text.replacen(
+        "role: approver",
+        "role: 0192f5a4-7c1e-7d3a-9b2c-4e5f6a7b8c9d",
+        1,
+    ));
+    assert_eq!(problems(&schema, &by_id), Vec::<String>::new());
+
+    // HR mapping rules name roles too; their nodes are templates and stay free.
+    let dir_out = tempfile::tempdir().unwrap();
+    let output = common::run(&[
+        "schema",
+        "--out",
+        dir_out.path().to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    let mapping: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir_out.path().join("hr-mapping.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let rule = &mapping["definitions"]["Rule"]["properties"];
+    assert!(rule["role"]["anyOf"][0]["enum"].is_array(), "{rule}");
+    assert!(rule["node"].get("anyOf").is_none(), "{rule}");
+}

@@ -52,7 +52,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use self::http::{DEFAULT_LISTEN, Progress};
-pub use self::schedule::Schedule;
+pub use self::schedule::{Error as ScheduleError, Schedule};
 pub use self::status::{DesiredFrom, Reason, Status};
 
 use self::controller::{Controller, Parts, Settings, system_clock};

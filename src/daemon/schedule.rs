@@ -50,22 +50,26 @@ impl Schedule {
                 expression: expression.to_owned(),
                 message: lowercase_first(&error.to_string()),
             })?;
-        let (zone, zone_name) = match timezone {
-            None => (TimeZone::UTC, "UTC".to_owned()),
-            Some(name) => {
-                let zone = TimeZone::get(name).map_err(|error| Error::UnknownTimeZone {
-                    name: name.to_owned(),
-                    message: error.to_string(),
-                })?;
-                (zone, name.to_owned())
-            }
-        };
+        let (zone, zone_name) = zone(timezone)?;
         Ok(Schedule {
             cron,
             zone,
             expression: expression.to_owned(),
             zone_name,
         })
+    }
+
+    /// Checks a config's `daemon.schedule` and `daemon.timezone`, either of
+    /// which may be left out.
+    ///
+    /// # Errors
+    ///
+    /// As [`Schedule::parse`].
+    pub fn check(expression: Option<&str>, timezone: Option<&str>) -> Result<(), Error> {
+        match expression {
+            Some(expression) => Schedule::parse(expression, timezone).map(drop),
+            None => zone(timezone).map(drop),
+        }
     }
 
     /// The first instant of the schedule strictly after `after`; `None` when
@@ -93,6 +97,19 @@ fn lowercase_first(text: &str) -> String {
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+/// The zone named `timezone` and its name; UTC when `None`.
+fn zone(timezone: Option<&str>) -> Result<(TimeZone, String), Error> {
+    match timezone {
+        None => Ok((TimeZone::UTC, "UTC".to_owned())),
+        Some(name) => TimeZone::get(name)
+            .map(|zone| (zone, name.to_owned()))
+            .map_err(|error| Error::UnknownTimeZone {
+                name: name.to_owned(),
+                message: error.to_string(),
+            }),
     }
 }
 

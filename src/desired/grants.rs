@@ -83,7 +83,7 @@ pub fn load(base: &Path, pattern: &str, environment: &str) -> Result<SourceOutpu
         ..SourceOutput::default()
     };
     let mut errors = Vec::new();
-    read_files(base, &files, environment, |result| match result {
+    read_files(base, &files, environment, |_, result| match result {
         Ok((grants, entries)) => {
             output.grants.extend(grants);
             output.records += entries;
@@ -98,18 +98,18 @@ pub fn load(base: &Path, pattern: &str, environment: &str) -> Result<SourceOutpu
     }
 }
 
-type FileResult = Result<(Vec<DesiredGrant>, usize), Vec<FileError>>;
+pub(crate) type FileResult = Result<(Vec<DesiredGrant>, usize), Vec<FileError>>;
 
 /// Reads `files` on as many threads as there are cores and hands their
-/// results to `sink` in the order of `files`, each as soon as it and every
+/// results, each with its file, to `sink` in the order of `files`, each as soon as it and every
 /// file before it are read, so that few files' grants are held twice.
 /// Parsing YAML is nearly all of the cost of a large source, and files are
 /// independent.
-fn read_files(
+pub(crate) fn read_files(
     base: &Path,
     files: &[std::path::PathBuf],
     environment: &str,
-    mut sink: impl FnMut(FileResult),
+    mut sink: impl FnMut(&std::path::PathBuf, FileResult),
 ) {
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
@@ -117,7 +117,9 @@ fn read_files(
     let read_one =
         |path: &std::path::PathBuf| read_file(path, super::display_path(base, path), environment);
     if workers <= 1 {
-        files.iter().map(read_one).for_each(sink);
+        for path in files {
+            sink(path, read_one(path));
+        }
         return;
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -142,7 +144,7 @@ fn read_files(
         for (index, result) in results {
             waiting.insert(index, result);
             while let Some(result) = waiting.remove(&expected) {
-                sink(result);
+                sink(&files[expected], result);
                 expected += 1;
             }
         }

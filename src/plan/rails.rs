@@ -31,7 +31,7 @@ pub fn check_revocations(plan: &EnvironmentPlan, limit: Limit, allowed: bool) ->
     (revokes > max && !allowed).then(|| Refusal {
         rail: "max_revocations",
         message: format!(
-            "environment {}: the plan would revoke {revokes} of {} managed assignments, over the limit of {max} (max_revocations: {limit}); nothing was written. Check the sources, or allow it for this run with --allow-mass-revoke",
+            "environment {}: the plan would revoke {revokes} of {} managed assignments, over the limit of {max} (max_revocations: {limit}); nothing was written. Check the sources, or allow it once with `grantsync apply --allow-mass-revoke`",
             plan.name, plan.managed_live
         ),
     })
@@ -55,7 +55,7 @@ pub fn check_source_shrink(
             refusals.push(Refusal {
                 rail: "max_source_shrink",
                 message: format!(
-                    "environment {}: source {source} yields no grants{}; an empty or truncated source is refused. Fix the source, or allow it for this run with --allow-source-shrink",
+                    "environment {}: source {source} yields no grants{}; an empty or truncated source is refused. Fix the source, or allow it once with `grantsync apply --allow-source-shrink`",
                     plan.name,
                     before.map_or(String::new(), |b| format!(" (it yielded {b} at its last good run)")),
                 ),
@@ -69,7 +69,7 @@ pub fn check_source_shrink(
             refusals.push(Refusal {
                 rail: "max_source_shrink",
                 message: format!(
-                    "environment {}: source {source} yields {now} grants, {lost} fewer than the {before} of its last good run, over the limit of {max} (max_source_shrink: {limit}); nothing was written. Check the source, or allow it for this run with --allow-source-shrink",
+                    "environment {}: source {source} yields {now} grants, {lost} fewer than the {before} of its last good run, over the limit of {max} (max_source_shrink: {limit}); nothing was written. Check the source, or allow it once with `grantsync apply --allow-source-shrink`",
                     plan.name
                 ),
             });
