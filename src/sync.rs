@@ -285,17 +285,7 @@ impl Runner {
         let (catalog, live) = tokio::try_join!(Catalog::fetch(&client), client.list_assignments())
             .map_err(|e| crate::error_chain(&e))?;
         let prune = env.prune.enabled || options.prune;
-        let scope = resolve_scope(env, &catalog, prune)?;
-        let plan = plan_environment(PlanInput {
-            name: &env.name,
-            sources: &sources,
-            live: &live,
-            catalog: &catalog,
-            now,
-            prune,
-            scope: &scope,
-        })
-        .map_err(|conflicts| conflicts.join("\n"))?;
+        let plan = plan_for(env, &sources, &live, &catalog, now, prune)?;
         tracing::info!(
             create = plan.summary.create,
             update = plan.summary.update,
@@ -493,6 +483,34 @@ pub fn read_sources(
     } else {
         Err(errors)
     }
+}
+
+/// Works out one environment's plan from its sources and what the service
+/// lists, as every run does.
+///
+/// # Errors
+///
+/// The prune scope names something the service lacks while pruning, or two
+/// sources declare the same grant differently.
+pub(crate) fn plan_for(
+    env: &EnvironmentConfig,
+    sources: &[SourceOutput],
+    live: &[Assignment],
+    catalog: &Catalog,
+    now: Timestamp,
+    prune: bool,
+) -> Result<EnvironmentPlan, String> {
+    let scope = resolve_scope(env, catalog, prune)?;
+    plan_environment(PlanInput {
+        name: &env.name,
+        sources,
+        live,
+        catalog,
+        now,
+        prune,
+        scope: &scope,
+    })
+    .map_err(|conflicts| conflicts.join("\n"))
 }
 
 /// The prune scope as ids. A scope entry that names nothing is an error when

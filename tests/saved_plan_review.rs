@@ -292,3 +292,57 @@ async fn a_saved_plan_decides_the_environments_and_pruning() {
         stderr(&output)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_plan_file_is_refused() {
+    let review = Review::start().await;
+    let saved = review.plan_out().await;
+    let items = saved["environments"][0]["items"].as_array().unwrap();
+    let unmanaged = items
+        .iter()
+        .position(|i| i["action"] == "unmanaged")
+        .expect("the quickstart has an unmanaged assignment");
+    let create = items
+        .iter()
+        .position(|i| i["action"] == "create")
+        .expect("the quickstart has creates");
+
+    // Each edit alone: an unmanaged assignment turned into a revocation
+    // (pruning is off), and a create moved to another role.
+    let edits: [(usize, &str, Value); 2] = [
+        (unmanaged, "action", Value::from("revoke")),
+        (
+            create,
+            "role_id",
+            saved["environments"][0]["items"][unmanaged]["role_id"].clone(),
+        ),
+    ];
+    let writes_before = review.sandbox.stats().writes;
+    for (index, field, value) in edits {
+        let mut edited = saved.clone();
+        edited["environments"][0]["items"][index][field] = value;
+        std::fs::write(review.plan_file(), edited.to_string()).unwrap();
+
+        let output = review.apply_plan().await;
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let stderr = stderr(&output);
+        assert!(
+            stderr.contains("the saved plan is stale; nothing was written"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("the plan file does not hold what its unchanged files and live state give now (1 item only in the file, 1 only in a fresh plan)"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        review.sandbox.stats().writes,
+        writes_before,
+        "nothing was sent"
+    );
+
+    // The file as it was saved still applies.
+    std::fs::write(review.plan_file(), saved.to_string()).unwrap();
+    let output = review.apply_plan().await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
