@@ -248,7 +248,7 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
-    /// The schema to print, by file name (`grants.schema.json`); lists them when left out.
+    /// The schema to print, by file name (`grants.schema.json`, or `grants`); lists them when left out.
     pub name: Option<String>,
     /// Write every schema into DIR instead of printing one.
     #[arg(long, value_name = "DIR", conflicts_with = "name")]

@@ -276,28 +276,34 @@ impl<'de> Deserialize<'de> for Limit {
         #[serde(untagged)]
         enum Raw {
             Count(u64),
+            Negative(i64),
+            Fraction(f64),
             Text(String),
         }
-        let invalid = |text: &str| {
-            serde::de::Error::custom(format!(
-                "limit \"{text}\" is neither a count (10) nor a percent (10%)"
-            ))
+        const FORMS: &str = "a limit is a count (10) or a percent from 0% to 100% (10%)";
+        let invalid = |text: &dyn fmt::Display, why: &str| {
+            serde::de::Error::custom(format!("limit \"{text}\" {why}; {FORMS}"))
         };
         match Raw::deserialize(deserializer)? {
             Raw::Count(count) => Ok(Limit::Count(count as usize)),
+            Raw::Negative(count) => Err(invalid(&count, "is below zero")),
+            Raw::Fraction(count) => Err(invalid(&count, "is not a whole count")),
             Raw::Text(text) => {
                 let trimmed = text.trim();
                 if let Some(percent) = trimmed.strip_suffix('%') {
-                    let percent: f64 = percent.trim().parse().map_err(|_| invalid(&text))?;
+                    let percent: f64 = percent
+                        .trim()
+                        .parse()
+                        .map_err(|_| invalid(&text, "is not a number before the %"))?;
                     if !(0.0..=100.0).contains(&percent) {
-                        return Err(invalid(&text));
+                        return Err(invalid(&text, "is outside 0% to 100%"));
                     }
                     Ok(Limit::Percent(percent))
                 } else {
                     trimmed
                         .parse()
                         .map(Limit::Count)
-                        .map_err(|_| invalid(&text))
+                        .map_err(|_| invalid(&text, "is neither a count nor a percent"))
                 }
             }
         }
@@ -612,6 +618,9 @@ fn check(file: &ConfigFile, invalid: impl Fn(&str, String) -> Error) -> Result<(
         };
         return Err(invalid(needle, error.to_string()));
     }
+    if let Err(message) = crate::daemon::parse_listen(daemon.listen.as_deref()) {
+        return Err(invalid("listen:", message));
+    }
     Ok(())
 }
 
@@ -629,11 +638,11 @@ mod tests {
     const MINIMAL: &str = "environments:\n  - name: Production\n    api: {url: https://access.example.com, key_env: KEY}\n    sources:\n      - grants: access/*.yaml\n";
 
     #[test]
-    fn daemon_schedule_and_zone_are_checked_where_they_are_written() {
+    fn daemon_settings_are_checked_where_they_are_written() {
         let text = MINIMAL.to_owned() + "daemon:\n  schedule: \"0 */15 * * * *\"\n";
         let error = load(&text).unwrap_err().to_string();
         assert!(error.contains(":7:"), "{error}");
-        assert!(error.contains("five-field crontab"), "{error}");
+        assert!(error.contains("crontab schedule of five fields"), "{error}");
 
         let text = MINIMAL.to_owned() + "daemon:\n  timezone: Europe/Berlinn\n";
         let error = load(&text).unwrap_err().to_string();
@@ -642,9 +651,32 @@ mod tests {
             "{error}"
         );
 
+        let text = MINIMAL.to_owned() + "daemon:\n  listen: localhost\n";
+        let error = load(&text).unwrap_err().to_string();
+        assert!(
+            error.contains(":7:") && error.contains("127.0.0.1:9464"),
+            "{error}"
+        );
+
         let text =
             MINIMAL.to_owned() + "daemon: {schedule: \"30 2 * * *\", timezone: Europe/Berlin}\n";
         assert!(load(&text).is_ok());
+    }
+
+    #[test]
+    fn a_wrong_limit_says_what_is_wrong_with_it() {
+        for (value, why) in [
+            ("150%", "is outside 0% to 100%"),
+            ("-1", "is below zero"),
+            ("2.5", "is not a whole count"),
+            ("lots", "is neither a count nor a percent"),
+            ("x%", "is not a number before the %"),
+        ] {
+            let text = MINIMAL.to_owned() + &format!("    limits: {{max_revocations: {value}}}\n");
+            let error = load(&text).unwrap_err().to_string();
+            assert!(error.contains(why), "{value}: {error}");
+            assert!(error.contains("a limit is a count"), "{value}: {error}");
+        }
     }
 
     #[test]

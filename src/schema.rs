@@ -174,7 +174,8 @@ fn show(options: &Options, files: Vec<SchemaFile>) -> i32 {
         }
         return crate::cli::EXIT_OK;
     };
-    match files.iter().find(|file| file.name == name) {
+    let short = |file: &&SchemaFile| file.name.strip_suffix(".schema.json") == Some(name.as_str());
+    match files.iter().find(|file| file.name == name || short(file)) {
         Some(file) => {
             print!("{}", file.text());
             crate::cli::EXIT_OK

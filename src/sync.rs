@@ -320,8 +320,10 @@ impl Runner {
             refusals.push(Refusal {
                 rail: "unresolved",
                 message: format!(
-                    "environment {}: {} grants name an identity, node or role the service does not have (--strict); nothing was written",
-                    env.name, plan.summary.unresolved
+                    "environment {}: --strict refuses {} unresolved {} (a name the service does not have); nothing was written",
+                    env.name,
+                plan.summary.unresolved,
+                if plan.summary.unresolved == 1 { "grant" } else { "grants" }
                 ),
             });
         }

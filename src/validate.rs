@@ -173,11 +173,12 @@ pub async fn validate(options: &Options) -> Findings {
             1 => "1 error".to_owned(),
             n => format!("{n} errors"),
         };
+        let (grants, files) = (read.desired.len(), read.files);
         findings.checked.push(format!(
-            "environment {}: {} grants from {} files, {names}: {verdict}",
+            "environment {}: {grants} {} from {files} {}, {names}: {verdict}",
             env.name,
-            read.desired.len(),
-            read.files,
+            plural(grants, "grant", "grants"),
+            plural(files, "file", "files"),
         ));
     }
     if let Some(runner) = runner {

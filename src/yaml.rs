@@ -26,6 +26,12 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
         budget: budget_for(text.len()),
     };
     serde_saphyr::from_str_with_options(text, options).map_err(|error| {
+        let message = describe(&error);
+        if message.contains("tab")
+            && let Some(tabbed) = first_tab_indent(text)
+        {
+            return tabbed;
+        }
         let (line, column) = error
             .location()
             .map(|at| (at.line(), at.column()))
@@ -33,8 +39,23 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
         YamlError {
             line,
             column,
-            message: describe(&error),
+            message,
         }
+    })
+}
+
+/// The first line indented with a tab. The parser notices such a tab only
+/// where it breaks the value before it, often on the line above; the line
+/// itself is the one to fix.
+fn first_tab_indent(text: &str) -> Option<YamlError> {
+    text.lines().enumerate().find_map(|(index, line)| {
+        let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+        let column = indent.find('\t')?;
+        Some(YamlError {
+            line: index as u64 + 1,
+            column: column as u64 + 1,
+            message: "a tab in the indentation; YAML indents with spaces only".into(),
+        })
     })
 }
 
@@ -95,6 +116,15 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn a_tab_in_the_indentation_is_reported_on_its_own_line() {
+        let text =
+            "grants:\n  - node: acme/engineering/api\n\trole: deployer\n    identity: a@b.c\n";
+        let error = from_str::<serde_json::Value>(text).unwrap_err();
+        assert_eq!((error.line, error.column), (3, 1), "{error:?}");
+        assert!(error.message.contains("spaces only"), "{error:?}");
+    }
 
     #[test]
     fn no_stays_a_string_and_leading_zeros_stay() {

@@ -269,7 +269,7 @@ async fn an_invalid_config_at_start_is_an_error() {
         + 2;
     assert!(
         stderr.contains(&format!(
-            "grantsync.yaml:{line}:3: daemon.schedule \"*/15 * * *\" is not a five-field crontab schedule"
+            "grantsync.yaml:{line}:3: daemon.schedule \"*/15 * * *\" is not a valid crontab schedule of five fields"
         )),
         "{stderr}"
     );

@@ -251,6 +251,11 @@ fn schema_command_prints_one_schema_or_writes_them_all() {
         assert_eq!(written, file.text());
     }
 
+    let output = common::run(&["schema", "grants"]);
+    assert!(output.status.success());
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed, committed("grants.schema.json"));
+
     let output = common::run(&["schema", "grant.schema.json"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("grants.schema.json"));

@@ -51,7 +51,7 @@ use tokio::sync::{mpsc, watch as channel};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use self::http::{DEFAULT_LISTEN, Progress};
+pub use self::http::{DEFAULT_LISTEN, Progress, parse_listen};
 pub use self::schedule::{Error as ScheduleError, Schedule};
 pub use self::status::{DesiredFrom, Reason, Status};
 

@@ -13,7 +13,9 @@ use jiff::tz::TimeZone;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("daemon.schedule \"{expression}\" is not a five-field crontab schedule: {message}")]
+    #[error(
+        "daemon.schedule \"{expression}\" is not a valid crontab schedule of five fields (minute hour day-of-month month day-of-week): {message}"
+    )]
     InvalidSchedule { expression: String, message: String },
     #[error(
         "daemon.timezone \"{name}\" is not a known IANA time zone (like Europe/Berlin): {message}"
