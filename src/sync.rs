@@ -264,6 +264,28 @@ impl Runner {
         now: Timestamp,
     ) -> Result<EnvironmentReport, String> {
         let client = self.client_for(env, options).await?;
+        match self.sync_with(&client, env, sources, options, now).await {
+            Ok(report) => Ok(report),
+            Err(error) => {
+                // The calls that led to the error count too (in metrics, above all).
+                tracing::info!(error = %error, "environment could not be synced");
+                let mut report = EnvironmentReport::failed(&env.name, error);
+                report.calls = Some(client.stats().snapshot());
+                Ok(report)
+            }
+        }
+    }
+
+    /// One environment's sync through `client`: check, list, plan, rails,
+    /// and in apply mode the writes.
+    async fn sync_with(
+        &mut self,
+        client: &Client,
+        env: &EnvironmentConfig,
+        sources: Arc<Vec<SourceOutput>>,
+        options: &RunOptions,
+        now: Timestamp,
+    ) -> Result<EnvironmentReport, String> {
         let live_env = client
             .environment()
             .await
@@ -282,7 +304,7 @@ impl Runner {
             return Ok(report);
         }
 
-        let (catalog, live) = tokio::try_join!(Catalog::fetch(&client), client.list_assignments())
+        let (catalog, live) = tokio::try_join!(Catalog::fetch(client), client.list_assignments())
             .map_err(|e| crate::error_chain(&e))?;
         let prune = env.prune.enabled || options.prune;
         let plan = plan_for(env, &sources, &live, &catalog, now, prune)?;
@@ -322,8 +344,8 @@ impl Runner {
                 message: format!(
                     "environment {}: --strict refuses {} unresolved {} (a name the service does not have); nothing was written",
                     env.name,
-                plan.summary.unresolved,
-                if plan.summary.unresolved == 1 { "grant" } else { "grants" }
+                    plan.summary.unresolved,
+                    if plan.summary.unresolved == 1 { "grant" } else { "grants" }
                 ),
             });
         }
@@ -335,7 +357,7 @@ impl Runner {
                 cancel: options.cancel.clone(),
                 progress: Progress::for_apply(&env.name, plan.summary.changes(), options.progress),
             };
-            let outcomes = apply_plan(&client, &plan, &apply_options).await;
+            let outcomes = apply_plan(client, &plan, &apply_options).await;
             apply_options.progress.finish();
             if !options.cancel.is_cancelled()
                 && let Err(error) = self.state.save_source_sizes(&env.name, &plan.source_sizes)
@@ -347,7 +369,8 @@ impl Runner {
             None
         };
         for refusal in &refusals {
-            tracing::warn!(rail = refusal.rail, "{}", refusal.message);
+            // The CLI says it as its error; the daemon's log, at info, shows it too.
+            tracing::info!(rail = refusal.rail, "{}", refusal.message);
         }
         let mut report = EnvironmentReport::new(&plan, outcomes.as_deref());
         report.refusals = refusals;

@@ -179,6 +179,12 @@ async fn an_unreachable_service_makes_the_daemon_not_ready() {
         ),
         Some(1.0)
     );
+    // Every attempt that got no answer is counted.
+    let unanswered = sample(
+        &metrics,
+        "grantsync_api_requests_total{environment=\"Production\",status=\"transport\"}",
+    );
+    assert!(unanswered.is_some_and(|n| n >= 2.0), "{metrics}");
     shutdown.cancel();
     tokio::time::timeout(DEADLINE, daemon.wait()).await.unwrap();
 }

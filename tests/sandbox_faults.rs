@@ -287,3 +287,44 @@ async fn invalid_faults_are_refused_at_start() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_write_whose_client_gave_up_still_lands_and_is_counted() {
+    let running = start_with(Faults {
+        latency_ms: 300,
+        ..Faults::default()
+    })
+    .await;
+    let api = running.api(K8S_KEY);
+    let env = grantsync::ids::environment("Production");
+    let role = grantsync::ids::role(env, "team-maintainer");
+    let node = grantsync::ids::node(env, "etcd-io");
+    let identities = api.list_all("/api/v1/identities", 1000).await;
+    let item = json!({"identity_id": identities[0]["id"], "node_id": node, "role_id": role});
+
+    // The client stops waiting well before the answer: as a killed client.
+    let sent = api
+        .request(reqwest::Method::POST, "/api/v1/assignments")
+        .timeout(Duration::from_millis(50))
+        .json(&item)
+        .send()
+        .await;
+    assert!(sent.is_err_and(|e| e.is_timeout()));
+
+    // The service finishes the request anyway; each read takes the latency,
+    // so twenty of them give it ample time.
+    let path = format!("/api/v1/assignments?node_id={node}&role_id={role}");
+    let mut landed = false;
+    for _ in 0..20 {
+        let listed = api.list_all(&path, 1000).await.len();
+        if listed == 1 && running.sandbox.stats().writes == 1 {
+            landed = true;
+            break;
+        }
+    }
+    assert!(
+        landed,
+        "the write never landed, or was not counted: {:?}",
+        running.sandbox.stats()
+    );
+}

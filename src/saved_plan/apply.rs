@@ -139,7 +139,8 @@ pub async fn apply_saved(
             Some(outcomes)
         } else {
             for refusal in &refusals {
-                tracing::warn!(rail = refusal.rail, "{}", refusal.message);
+                // The CLI says it as its error; the daemon's log, at info, shows it too.
+                tracing::info!(rail = refusal.rail, "{}", refusal.message);
             }
             None
         };

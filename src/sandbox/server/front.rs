@@ -24,9 +24,25 @@ pub(crate) struct RequestNumber(pub u64);
 
 pub(super) async fn front_door(
     State(app): State<AppState>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
+    // A request runs to its end, counted, even when its client goes away
+    // (a killed client): a write that commits is then always in the stats,
+    // as it would be in a real service's logs.
+    tokio::spawn(serve(app, request, next))
+        .await
+        .unwrap_or_else(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code::INTERNAL,
+                "the request's handler failed",
+            )
+            .into_response()
+        })
+}
+
+async fn serve(app: AppState, mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let route = request
         .extensions()
