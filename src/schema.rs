@@ -9,6 +9,11 @@
 //! while typing. They are draft-07 schemas, the newest draft that every
 //! YAML language server in use reads in full.
 //!
+//! They know the shape of a file, not a service's names. [`narrowed`]
+//! gives the same schemas with every role and node of a grants file (and
+//! every rule's role of an HR mapping) held to the names one environment's
+//! service lists, for an editor that should flag a misspelt role too.
+//!
 //! `schemas/openapi.yaml`, the description of the service's API, is written
 //! by hand; its test holds it to the sandbox's routes.
 

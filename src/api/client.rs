@@ -1,7 +1,7 @@
 //! The HTTP client of the access service.
 //!
 //! One [`Client`] talks to one environment with one key. Every call goes
-//! through [`Client::call`], which sets the key header, applies the retry
+//! through `Client::call`, which sets the key header, applies the retry
 //! policy of `retry.rs` and turns non-2xx answers into [`Error::Api`] with the
 //! service's error code. Listing walks every page of a keyset-paginated
 //! endpoint.

@@ -1,7 +1,7 @@
 //! Deterministic scenarios at any size, for benchmarks and scale tests.
 //!
 //! A [`Spec`] says how many grants are unchanged, how many are to be
-//! created, updated (another window) or revoked; [`write`] lays out a
+//! created, updated (another window) or revoked; [`write()`] lays out a
 //! ready-to-run workspace: the sandbox's directory file with the live
 //! assignments, grants files with the desired ones, a config and a key file.
 //! The same spec and seed always write the same bytes, so two machines
