@@ -21,6 +21,7 @@ use crate::report::Mode;
 use crate::resolve::Catalog;
 use crate::sync::{RunOptions, Runner};
 use crate::validate::shown_path;
+use crate::yaml::scalar;
 
 /// Where the grants schema is looked for, above the output directory.
 const SCHEMA_PATH: &str = "schemas/grants.schema.json";
@@ -229,28 +230,6 @@ pub fn render_files(
         .collect()
 }
 
-/// A YAML scalar that reads back as the same string: plain when it
-/// cannot be taken for anything else, double-quoted otherwise.
-fn scalar(text: &str) -> String {
-    let plain = text
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@._/:+-".contains(c))
-        && !text.ends_with(':')
-        && !matches!(
-            text.to_ascii_lowercase().as_str(),
-            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"
-        );
-    if plain {
-        text.to_owned()
-    } else {
-        serde_json::to_string(text).expect("a string serializes")
-    }
-}
-
 fn file_stem(root: &str) -> String {
     let stem: String = root
         .chars()
@@ -314,17 +293,6 @@ mod tests {
 
     use super::*;
     use crate::api::types::{Identity, Node, Role, State};
-
-    #[test]
-    fn scalars_quote_what_yaml_would_read_otherwise() {
-        assert_eq!(scalar("alice@example.com"), "alice@example.com");
-        assert_eq!(scalar("acme/engineering"), "acme/engineering");
-        assert_eq!(scalar("external:E1"), "external:E1");
-        assert_eq!(scalar("no"), "\"no\"");
-        assert_eq!(scalar("007"), "\"007\"");
-        assert_eq!(scalar("dev ops"), "\"dev ops\"");
-        assert_eq!(scalar("@team"), "\"@team\"");
-    }
 
     #[test]
     fn relative_paths_climb_to_the_common_parent() {

@@ -79,6 +79,15 @@ impl RunOptions {
             capture: false,
         }
     }
+
+    /// What this run lets past the safety rails.
+    pub fn allowed(&self) -> rails::Allowed {
+        rails::Allowed {
+            mass_revoke: self.allow_mass_revoke,
+            source_shrink: self.allow_source_shrink,
+            unresolved: !self.strict,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -318,60 +327,22 @@ impl Runner {
             "plan ready"
         );
 
-        let last_good = self.state.last_source_sizes(&env.name);
-        let mut refusals = Vec::new();
-        refusals.extend(rails::check_revocations(
-            &plan,
-            env.limits.max_revocations,
-            options.allow_mass_revoke,
-        ));
-        refusals.extend(rails::check_source_shrink(
-            &plan,
-            &last_good,
-            env.limits.max_source_shrink,
-            options.allow_source_shrink,
-        ));
-        refusals.extend(rails::check_protected(
+        let refusals = rails::check_all(
             &plan,
             &live,
-            &env.limits.protect,
             &catalog,
+            &env.limits,
+            &self.state.last_source_sizes(&env.name),
+            options.allowed(),
             now,
-        ));
-        if options.strict && plan.summary.unresolved > 0 {
-            refusals.push(Refusal {
-                rail: "unresolved",
-                message: format!(
-                    "environment {}: --strict refuses {} unresolved {} (a name the service does not have); nothing was written",
-                    env.name,
-                    plan.summary.unresolved,
-                    if plan.summary.unresolved == 1 { "grant" } else { "grants" }
-                ),
-            });
-        }
+        );
 
         let outcomes = if options.mode == Mode::Apply && refusals.is_empty() {
-            let apply_options = ApplyOptions {
-                bulk_size: env.api.bulk_size,
-                concurrency: env.api.concurrency,
-                cancel: options.cancel.clone(),
-                progress: Progress::for_apply(&env.name, plan.summary.changes(), options.progress),
-            };
-            let outcomes = apply_plan(client, &plan, &apply_options).await;
-            apply_options.progress.finish();
-            if !options.cancel.is_cancelled()
-                && let Err(error) = self.state.save_source_sizes(&env.name, &plan.source_sizes)
-            {
-                tracing::warn!(error = %error, "could not record the sources' sizes");
-            }
-            Some(outcomes)
+            Some(apply_and_record(&self.state, client, env, &plan, options).await)
         } else {
             None
         };
-        for refusal in &refusals {
-            // The CLI says it as its error; the daemon's log, at info, shows it too.
-            tracing::info!(rail = refusal.rail, "{}", refusal.message);
-        }
+        log_refusals(&refusals);
         let mut report = EnvironmentReport::new(&plan, outcomes.as_deref());
         report.refusals = refusals;
         report.calls = Some(client.stats().snapshot());
@@ -507,6 +478,39 @@ pub fn read_sources(
         Ok(outputs)
     } else {
         Err(errors)
+    }
+}
+
+/// Applies `plan` through `client` as every apply does, with a progress bar
+/// where wanted, and then, unless interrupted, keeps the sources' sizes as
+/// the last good ones for the source-shrink rail.
+pub(crate) async fn apply_and_record(
+    state: &StateDir,
+    client: &Client,
+    env: &EnvironmentConfig,
+    plan: &EnvironmentPlan,
+    options: &RunOptions,
+) -> Vec<crate::apply::Outcome> {
+    let apply_options = ApplyOptions {
+        bulk_size: env.api.bulk_size,
+        concurrency: env.api.concurrency,
+        cancel: options.cancel.clone(),
+        progress: Progress::for_apply(&env.name, plan.summary.changes(), options.progress),
+    };
+    let outcomes = apply_plan(client, plan, &apply_options).await;
+    apply_options.progress.finish();
+    if !options.cancel.is_cancelled()
+        && let Err(error) = state.save_source_sizes(&env.name, &plan.source_sizes)
+    {
+        tracing::warn!(error = %error, "could not record the sources' sizes");
+    }
+    outcomes
+}
+
+pub(crate) fn log_refusals(refusals: &[Refusal]) {
+    for refusal in refusals {
+        // The CLI says it as its error; the daemon's log, at info, shows it too.
+        tracing::info!(rail = refusal.rail, "{}", refusal.message);
     }
 }
 

@@ -91,6 +91,30 @@ fn describe(error: &serde_saphyr::Error) -> String {
     first.trim_end_matches('.').to_owned()
 }
 
+/// `text` as a YAML scalar that reads back as the same string: plain when
+/// that is safe (an email, a node path, `external:E1`), otherwise quoted, so
+/// that `no` stays a string, `007` keeps its zeros and `a: b` is no mapping.
+/// JSON's string syntax is valid double-quoted YAML.
+pub fn scalar(text: &str) -> String {
+    let plain = text
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@._/:+-".contains(c))
+        && !text.ends_with(':')
+        && !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"
+        );
+    if plain {
+        text.to_owned()
+    } else {
+        serde_json::to_string(text).expect("a string serializes")
+    }
+}
+
 /// `path:line:column: message`, leaving out what is unknown.
 pub fn located(path: &Path, line: u64, column: u64, message: &str) -> String {
     match (line, column) {
@@ -116,6 +140,31 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn scalars_are_plain_only_when_yaml_reads_them_back_the_same() {
+        for plain in [
+            "alice@example.com",
+            "acme/engineering",
+            "external:E1042",
+            "_x",
+        ] {
+            assert_eq!(scalar(plain), plain);
+        }
+        for (text, quoted) in [
+            ("no", "\"no\""),
+            ("007", "\"007\""),
+            ("dev ops", "\"dev ops\""),
+            ("@team", "\"@team\""),
+            ("a: b", "\"a: b\""),
+            ("x\"#y", "\"x\\\"#y\""),
+            ("", "\"\""),
+        ] {
+            assert_eq!(scalar(text), quoted);
+            let back: String = from_str(&scalar(text)).unwrap();
+            assert_eq!(back, text);
+        }
+    }
 
     #[test]
     fn a_tab_in_the_indentation_is_reported_on_its_own_line() {

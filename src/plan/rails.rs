@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{Action, EnvironmentPlan, Key};
 use crate::api::types::{Assignment, State};
-use crate::config::{Limit, Protect};
+use crate::config::{Limit, LimitsConfig, Protect};
 use crate::resolve::Catalog;
 
 /// Why a plan may not be applied.
@@ -22,6 +22,53 @@ pub struct Refusal {
     /// `environment`, `unresolved`.
     pub rail: &'static str,
     pub message: String,
+}
+
+/// What one run lets past the rails: the `--allow-*` flags, and whether
+/// unresolved references are let through (they are, unless `--strict`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Allowed {
+    pub mass_revoke: bool,
+    pub source_shrink: bool,
+    pub unresolved: bool,
+}
+
+/// Every rail an apply checks, in order; `last_good` holds the sources'
+/// sizes at the environment's last good run.
+pub fn check_all(
+    plan: &EnvironmentPlan,
+    live: &[Assignment],
+    catalog: &Catalog,
+    limits: &LimitsConfig,
+    last_good: &HashMap<String, usize>,
+    allowed: Allowed,
+    now: Timestamp,
+) -> Vec<Refusal> {
+    let mut refusals = Vec::new();
+    refusals.extend(check_revocations(
+        plan,
+        limits.max_revocations,
+        allowed.mass_revoke,
+    ));
+    refusals.extend(check_source_shrink(
+        plan,
+        last_good,
+        limits.max_source_shrink,
+        allowed.source_shrink,
+    ));
+    refusals.extend(check_protected(plan, live, &limits.protect, catalog, now));
+    let unresolved = plan.summary.unresolved;
+    if !allowed.unresolved && unresolved > 0 {
+        refusals.push(Refusal {
+            rail: "unresolved",
+            message: format!(
+                "environment {}: --strict refuses {unresolved} unresolved {} (a name the service does not have); nothing was written",
+                plan.name,
+                if unresolved == 1 { "grant" } else { "grants" }
+            ),
+        });
+    }
+    refusals
 }
 
 /// More revocations than `limit` allows (of the managed live assignments).

@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use crate::api::types::Assignment;
 use crate::plan::{Action, EnvironmentPlan, Key, Window};
 use crate::resolve::Catalog;
+use crate::yaml::scalar;
 
 /// One assignment as people name it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -170,27 +171,6 @@ pub fn to_grants_yaml(
     out
 }
 
-/// A YAML scalar: plain when it cannot be read as anything but this string,
-/// double-quoted (JSON escaping is valid YAML) otherwise.
-fn scalar(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '_' | '-' | '/' | '+' | ':')
-        })
-        && text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && !text.ends_with(':')
-        && !text.contains(": ")
-        && !matches!(
-            text.to_ascii_lowercase().as_str(),
-            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"
-        );
-    if plain {
-        text.to_owned()
-    } else {
-        serde_json::to_string(text).expect("a string always serializes")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,16 +218,6 @@ grants:
     identity: erin@x.example
 "
         );
-    }
-
-    #[test]
-    fn values_yaml_would_misread_are_quoted() {
-        assert_eq!(scalar("external:E1042"), "external:E1042");
-        assert_eq!(scalar("no"), "\"no\"");
-        assert_eq!(scalar("007"), "\"007\"");
-        assert_eq!(scalar("a: b"), "\"a: b\"");
-        assert_eq!(scalar("x\"#y"), "\"x\\\"#y\"");
-        assert_eq!(scalar(""), "\"\"");
     }
 
     #[test]

@@ -12,14 +12,11 @@ use tracing::Instrument;
 use super::digest::{changed_files, config_digest, input_digests, live_digest};
 use super::{Error, SavedEnvironment, SavedItem, SavedPlan};
 use crate::api::types::Assignment;
-use crate::apply::{ApplyOptions, apply_plan};
 use crate::config::EnvironmentConfig;
-use crate::plan::EnvironmentPlan;
-use crate::plan::rails::{self, Refusal};
-use crate::report::progress::Progress;
+use crate::plan::rails;
 use crate::report::{EnvironmentReport, Mode, RunReport};
 use crate::resolve::Catalog;
-use crate::sync::{RunOptions, Runner, load_sources, plan_for};
+use crate::sync::{RunOptions, Runner, apply_and_record, load_sources, log_refusals, plan_for};
 
 /// Applies a saved plan: checks that nothing moved, then applies its items.
 ///
@@ -119,31 +116,21 @@ pub async fn apply_saved(
     report.environments = failed;
     for (saved_env, env, client, catalog, live) in connected {
         let plan = saved_env.plan();
-        let refusals = check_rails(runner, env, &plan, &live, &catalog, options, now);
+        let refusals = rails::check_all(
+            &plan,
+            &live,
+            &catalog,
+            &env.limits,
+            &runner.state().last_source_sizes(&env.name),
+            options.allowed(),
+            now,
+        );
         let outcomes = if refusals.is_empty() {
-            let apply_options = ApplyOptions {
-                bulk_size: env.api.bulk_size,
-                concurrency: env.api.concurrency,
-                cancel: options.cancel.clone(),
-                progress: Progress::for_apply(&env.name, plan.summary.changes(), options.progress),
-            };
-            let outcomes = apply_plan(&client, &plan, &apply_options).await;
-            apply_options.progress.finish();
-            if !options.cancel.is_cancelled()
-                && let Err(error) = runner
-                    .state()
-                    .save_source_sizes(&env.name, &plan.source_sizes)
-            {
-                tracing::warn!(error = %error, "could not record the sources' sizes");
-            }
-            Some(outcomes)
+            Some(apply_and_record(runner.state(), &client, env, &plan, options).await)
         } else {
-            for refusal in &refusals {
-                // The CLI says it as its error; the daemon's log, at info, shows it too.
-                tracing::info!(rail = refusal.rail, "{}", refusal.message);
-            }
             None
         };
+        log_refusals(&refusals);
         let mut env_report = EnvironmentReport::new(&plan, outcomes.as_deref());
         env_report.refusals = refusals;
         env_report.calls = Some(client.stats().snapshot());
@@ -225,47 +212,4 @@ fn as_json(items: &[SavedItem]) -> Vec<String> {
         .iter()
         .map(|item| serde_json::to_string(item).expect("an item is JSON"))
         .collect()
-}
-
-/// The rails an apply checks, on the saved plan.
-fn check_rails(
-    runner: &Runner,
-    env: &EnvironmentConfig,
-    plan: &EnvironmentPlan,
-    live: &[Assignment],
-    catalog: &Catalog,
-    options: &RunOptions,
-    now: Timestamp,
-) -> Vec<Refusal> {
-    let mut refusals = Vec::new();
-    refusals.extend(rails::check_revocations(
-        plan,
-        env.limits.max_revocations,
-        options.allow_mass_revoke,
-    ));
-    refusals.extend(rails::check_source_shrink(
-        plan,
-        &runner.state().last_source_sizes(&env.name),
-        env.limits.max_source_shrink,
-        options.allow_source_shrink,
-    ));
-    refusals.extend(rails::check_protected(
-        plan,
-        live,
-        &env.limits.protect,
-        catalog,
-        now,
-    ));
-    if options.strict && plan.summary.unresolved > 0 {
-        refusals.push(Refusal {
-            rail: "unresolved",
-            message: format!(
-                "environment {}: --strict refuses {} unresolved {} (a name the service does not have); nothing was written",
-                env.name,
-                plan.summary.unresolved,
-                if plan.summary.unresolved == 1 { "grant" } else { "grants" }
-            ),
-        });
-    }
-    refusals
 }
