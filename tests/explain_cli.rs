@@ -7,24 +7,6 @@ mod common;
 use std::path::Path;
 
 use serde_json::Value;
-use tempfile::TempDir;
-
-/// A copy of the quickstart's files, without any state a local run left.
-fn quickstart() -> TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
-    for name in [
-        "grantsync.yaml",
-        "directory.yaml",
-        "access/engineering.yaml",
-        "access/finance.yaml",
-    ] {
-        let target = dir.path().join(name);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(source.join(name), target).unwrap();
-    }
-    dir
-}
 
 fn explain(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let output = common::grantsync()
@@ -51,7 +33,7 @@ fn explain_json(dir: &Path, args: &[&str]) -> Value {
 
 #[test]
 fn an_expired_live_grant_that_is_declared_again_is_renewed() {
-    let dir = quickstart();
+    let dir = common::quickstart();
     let (code, stdout, stderr) = explain(dir.path(), &["oscar@acme.example"]);
     assert_eq!(code, 0, "{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
@@ -73,7 +55,7 @@ fn an_expired_live_grant_that_is_declared_again_is_renewed() {
 
 #[test]
 fn every_grant_of_an_identity_is_listed_with_its_plan() {
-    let dir = quickstart();
+    let dir = common::quickstart();
     // Carol is declared twice (grouped and single), by her email each time.
     let explanation = explain_json(dir.path(), &["carol@acme.example"]);
     let env = &explanation["environments"][0];
@@ -122,7 +104,7 @@ fn every_grant_of_an_identity_is_listed_with_its_plan() {
 
 #[test]
 fn a_live_grant_declared_nowhere_is_unmanaged_or_revoked_with_pruning() {
-    let dir = quickstart();
+    let dir = common::quickstart();
     let (code, stdout, _) = explain(dir.path(), &["mallory@acme.example"]);
     assert_eq!(code, 0);
     assert!(
@@ -144,7 +126,7 @@ fn a_live_grant_declared_nowhere_is_unmanaged_or_revoked_with_pruning() {
 
 #[test]
 fn an_unknown_identity_is_an_error_with_the_nearest_name() {
-    let dir = quickstart();
+    let dir = common::quickstart();
     let (code, _, stderr) = explain(dir.path(), &["alise@acme.example"]);
     assert_eq!(code, 1);
     assert!(

@@ -24,18 +24,7 @@ struct Review {
 
 impl Review {
     async fn start() -> Review {
-        let dir = tempfile::tempdir().unwrap();
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
-        for name in [
-            "grantsync.yaml",
-            "directory.yaml",
-            "access/engineering.yaml",
-            "access/finance.yaml",
-        ] {
-            let target = dir.path().join(name);
-            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-            std::fs::copy(source.join(name), target).unwrap();
-        }
+        let dir = common::quickstart();
         let sandbox = common::start_sandbox(
             &dir.path().join("directory.yaml"),
             &dir.path().join("store"),

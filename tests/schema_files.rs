@@ -205,23 +205,9 @@ fn schemas_hold_the_rules_between_keys() {
     assert!(problems_after("examples/quickstart/grantsync.yaml", "10%", "25").is_empty());
 }
 
-/// A copy of the quickstart's files, without any state a local run left.
-fn quickstart() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for file in yaml_files("examples/quickstart") {
-        let relative = file
-            .strip_prefix(repo().join("examples/quickstart"))
-            .unwrap();
-        let target = dir.path().join(relative);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(&file, target).unwrap();
-    }
-    dir
-}
-
 #[test]
 fn a_plan_and_a_report_validate_against_the_report_schema() {
-    let dir = quickstart();
+    let dir = common::quickstart();
     let config = dir.path().join("grantsync.yaml");
     let config = config.to_str().unwrap();
     let schema = committed("report.schema.json");
@@ -263,7 +249,7 @@ fn schema_command_prints_one_schema_or_writes_them_all() {
 
 #[test]
 fn a_schema_narrowed_to_the_service_flags_a_misspelt_role_and_node() {
-    let dir = quickstart();
+    let dir = common::quickstart();
     let config = dir.path().join("grantsync.yaml");
     let output = common::run(&[
         "schema",

@@ -7,25 +7,6 @@ mod common;
 
 use std::path::Path;
 
-use tempfile::TempDir;
-
-/// A copy of the quickstart's files, without any state a local run left.
-fn quickstart() -> TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
-    for name in [
-        "grantsync.yaml",
-        "directory.yaml",
-        "access/engineering.yaml",
-        "access/finance.yaml",
-    ] {
-        let target = dir.path().join(name);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(source.join(name), target).unwrap();
-    }
-    dir
-}
-
 fn edit(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(text.contains(from), "{} has no {from:?}", path.display());
@@ -49,7 +30,7 @@ fn validate(dir: &Path, extra: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn the_quickstart_is_valid() {
-    let dir = quickstart();
+    let dir = common::quickstart();
     let (code, stdout, stderr) = validate(dir.path(), &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
@@ -61,7 +42,7 @@ fn the_quickstart_is_valid() {
 
 #[test]
 fn a_misspelt_role_is_one_error_with_the_suggestion() {
-    let dir = quickstart();
+    let dir = common::quickstart();
     edit(
         &dir.path().join("access/engineering.yaml"),
         "    role: deployer",
@@ -93,7 +74,7 @@ error: validation failed: 1 error, 0 warnings
 
 #[test]
 fn every_problem_of_every_file_is_reported_at_once() {
-    let dir = quickstart();
+    let dir = common::quickstart();
     std::fs::write(
         dir.path().join("access/broken.yaml"),
         "environment: Production
@@ -139,7 +120,7 @@ grants:
 
 #[test]
 fn a_config_error_points_into_the_config() {
-    let dir = quickstart();
+    let dir = common::quickstart();
     edit(
         &dir.path().join("grantsync.yaml"),
         "    sources:",
@@ -159,7 +140,7 @@ fn a_config_error_points_into_the_config() {
 
 #[test]
 fn names_in_the_config_are_checked_too() {
-    let dir = quickstart();
+    let dir = common::quickstart();
     edit(
         &dir.path().join("grantsync.yaml"),
         "{role: admin, min_holders: 1}",
@@ -178,7 +159,7 @@ fn names_in_the_config_are_checked_too() {
 
 #[test]
 fn the_same_grant_with_two_windows_is_an_error_naming_both_places() {
-    let dir = quickstart();
+    let dir = common::quickstart();
     std::fs::write(
         dir.path().join("access/again.yaml"),
         "grants:\n  - identity: ivan@acme.example\n    node: acme/support\n    role: viewer\n    effective_to: 2027-01-01\n",

@@ -22,8 +22,21 @@ pub fn fixture(name: &str) -> TempDir {
     dir
 }
 
+/// A copy of `examples/quickstart` in a fresh temporary directory, without
+/// the `.grantsync/` state that a local run of the quickstart leaves there.
+pub fn quickstart() -> TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+    copy_tree(&source, dir.path());
+    dir
+}
+
+/// Copies the tree at `from` into `to`, leaving out `.grantsync/` state.
 pub fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
+    let entries = walkdir::WalkDir::new(from)
+        .into_iter()
+        .filter_entry(|entry| entry.file_name() != ".grantsync");
+    for entry in entries {
         let entry = entry.expect("readable fixture");
         let target = to.join(entry.path().strip_prefix(from).unwrap());
         if entry.file_type().is_dir() {

@@ -14,17 +14,12 @@ use tempfile::TempDir;
 mod common;
 
 pub use common::grantsync;
+// Not every output test starts from the quickstart.
+#[allow(unused_imports)]
+pub use common::quickstart;
 
 /// The instant every scenario is planned at.
 pub const NOW: &str = "2026-12-01T12:00:00Z";
-
-/// A copy of `examples/quickstart`.
-pub fn quickstart() -> TempDir {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
-    common::copy_tree(&source, dir.path());
-    dir
-}
 
 pub fn write(dir: &Path, relative: &str, text: &str) {
     let path = dir.join(relative);
